@@ -1,0 +1,58 @@
+"""Exact arithmetic on dyadic rationals: matrix products with Python integers.
+
+Inputs, weights and every mpf value are dyadic rationals m * 2^e. An array of them
+is stored as one integer array and one common exponent (:class:`Fixed`); a matrix
+product is then an exact integer product, and an affine sum W_1 v_1 + W_2 v_2 + b
+is exact until it is rounded once, to the working precision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mpmath
+import numpy as np
+from mpmath.libmp import from_man_exp, round_nearest
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """An exact array: `ints * 2**exp`, `ints` an object array of Python ints."""
+
+    ints: np.ndarray
+    exp: int
+
+
+def to_mpf(values: np.ndarray) -> np.ndarray:
+    """A float array as an object array of mpf, exactly (the working precision is >= 53 bits)."""
+    out = np.empty(values.shape, dtype=object)
+    out.flat = [mpmath.mpf(float(v)) for v in values.flat]
+    return out
+
+
+def to_fixed(values: np.ndarray) -> Fixed:
+    """An object array of mpf (or a float array) as exact integers with one common exponent."""
+    if values.dtype != object:
+        values = to_mpf(values)
+    parts = [mpmath.mpf(v)._mpf_ for v in values.flat]
+    exps = [exp for _, man, exp, _ in parts if man]
+    low = min(exps, default=0)
+    ints = np.empty(values.shape, dtype=object)
+    ints.flat = [(-man if sign else man) << (exp - low) for sign, man, exp, _ in parts]
+    return Fixed(ints, low)
+
+
+def affine(products: list[tuple[Fixed, Fixed]], biases: list[Fixed]) -> np.ndarray:
+    """Sum of V_k @ W_k.T plus biases, exact, then rounded once to the working precision.
+
+    Each product pairs a batch of vectors (B, K) with a weight matrix (N, K); biases
+    have shape (N,). Returns an object array (B, N) of mpf.
+    """
+    terms = [Fixed(np.dot(v.ints, w.ints.T), v.exp + w.exp) for v, w in products] + biases
+    low = min(t.exp for t in terms)
+    total = sum(t.ints * (1 << (t.exp - low)) for t in terms)
+    total = np.broadcast_to(total, (products[0][0].ints.shape[0], terms[0].ints.shape[-1]))
+    prec = mpmath.mp.prec
+    out = np.empty(total.shape, dtype=object)
+    out.flat = [mpmath.mp.make_mpf(from_man_exp(int(m), low, prec, round_nearest)) for m in total.flat]
+    return out

@@ -1,0 +1,155 @@
+"""An independent float64 transcription of the equations, for cross-checking only.
+
+Written from the lecture's equations and DESIGN.md's conventions, in plain numpy;
+it does not import lstm_ref's equations or evaluator. It reads parameters by their
+canonical names (a plain dict) and the options from a spec's attributes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def activation(act, u, clip=None):
+    """ONNX's activation functions, written out."""
+    if clip is not None:
+        u = np.clip(u, -float(clip), float(clip))
+    a = None if act.alpha is None else float(act.alpha)
+    b = None if act.beta is None else float(act.beta)
+    name = act.name
+    if name == "Sigmoid":
+        return 1.0 / (1.0 + np.exp(-u))
+    if name == "Tanh":
+        return np.tanh(u)
+    if name == "Relu":
+        return np.maximum(u, 0.0)
+    if name == "HardSigmoid":
+        return np.clip(a * u + b, 0.0, 1.0)
+    if name == "LeakyRelu":
+        return np.where(u >= 0, u, a * u)
+    if name == "ThresholdedRelu":
+        return np.where(u >= a, u, 0.0)
+    if name == "ScaledTanh":
+        return a * np.tanh(b * u)
+    if name == "Affine":
+        return a * u + b
+    if name == "Elu":
+        return np.where(u >= 0, u, a * np.expm1(np.minimum(u, 0.0)))
+    if name == "Softsign":
+        return u / (1.0 + np.abs(u))
+    if name == "Softplus":
+        return np.logaddexp(0.0, u)
+    raise AssertionError(name)
+
+
+def lstm_step(spec, p, x, h, c):
+    """One LSTM step for a batch: x (B, I), h (B, H_out), c (B, H)."""
+    clip = spec.activation_clip
+    sig, cand, cell = spec.activations
+
+    def pre(q):
+        a = x @ p[f"W_x[{q}]"].T + h @ p[f"W_h[{q}]"].T
+        if spec.bias:
+            a = a + p[f"b_x[{q}]"] + p[f"b_h[{q}]"]
+        return a
+
+    peep = (lambda q: p[f"p[{q}]"]) if spec.peepholes else (lambda q: 0.0)
+    i = activation(sig, pre("i") + peep("i") * c, clip)
+    if spec.input_forget:
+        f = 1.0 - i
+    else:
+        f = activation(sig, pre("f") + peep("f") * c + float(spec.forget_bias), clip)
+    g = activation(cand, pre("g"), clip)
+    c_new = f * c + i * g
+    if spec.cell_clip is not None:
+        c_new = np.clip(c_new, -float(spec.cell_clip), float(spec.cell_clip))
+    o = activation(sig, pre("o") + peep("o") * c_new, clip)
+    h_new = o * activation(cell, c_new, clip)
+    if spec.proj_size:
+        h_new = h_new @ p["W_hr"].T
+    return h_new, c_new
+
+
+def gru_step(spec, p, x, h):
+    clip = spec.activation_clip
+    sig, cand = spec.activations
+
+    def bias(name):
+        return p[name] if spec.bias else 0.0
+
+    r = activation(sig, x @ p["W_x[r]"].T + bias("b_x[r]") + h @ p["W_h[r]"].T + bias("b_h[r]"), clip)
+    z = activation(sig, x @ p["W_x[z]"].T + bias("b_x[z]") + h @ p["W_h[z]"].T + bias("b_h[z]"), clip)
+    if spec.gru_reset == "after":
+        inner = x @ p["W_x[n]"].T + bias("b_x[n]") + r * (h @ p["W_h[n]"].T + bias("b_h[n]"))
+    else:
+        inner = x @ p["W_x[n]"].T + bias("b_x[n]") + (r * h) @ p["W_h[n]"].T + bias("b_h[n]")
+    n = activation(cand, inner, clip)
+    return (1.0 - z) * n + z * h
+
+
+def rnn_step(spec, p, x, h):
+    a = x @ p["W_x"].T + h @ p["W_h"].T
+    if spec.bias:
+        a = a + p["b_x"] + p["b_h"]
+    return activation(spec.activations[0], a, spec.activation_clip)
+
+
+def run(spec, params, x, h0=None, c0=None, seq_lens=None):
+    """The whole stack; returns (y, h_n, c_n, y_out) as float64 arrays."""
+    T, B, _ = x.shape
+    D = 2 if spec.direction == "bidirectional" else 1
+    H, P = spec.hidden_size, spec.proj_size or spec.hidden_size
+    lens = np.full(B, T) if seq_lens is None else np.asarray(seq_lens)
+    h0 = np.zeros((spec.num_layers * D, B, P)) if h0 is None else h0
+    if spec.cell == "lstm" and c0 is None:
+        c0 = np.zeros((spec.num_layers * D, B, H))
+    h_n, c_n = np.array(h0, dtype=float), None if c0 is None else np.array(c0, dtype=float)
+    dirs = {"forward": ["forward"], "reverse": ["reverse"]}.get(spec.direction, ["forward", "reverse"])
+    inp = np.asarray(x, dtype=float)
+    for layer in range(spec.num_layers):
+        outs = []
+        for d, direction in enumerate(dirs):
+            k = layer * D + d
+            prefix = f"layer{layer}" + ("_reverse" if direction == "reverse" else "")
+            p = {name[len(prefix) + 1:]: v for name, v in params.items() if name.startswith(prefix + ".")}
+            out = np.zeros((T, B, P))
+            for b in range(B):  # one sequence at a time: the plainest reading of seq_lens
+                h = h_n[k, b:b + 1].copy()
+                c = None if c_n is None else c_n[k, b:b + 1].copy()
+                order = range(lens[b]) if direction == "forward" else range(lens[b] - 1, -1, -1)
+                for t in order:
+                    xt = inp[t, b:b + 1]
+                    if spec.cell == "lstm":
+                        h, c = lstm_step(spec, p, xt, h, c)
+                    elif spec.cell == "gru":
+                        h = gru_step(spec, p, xt, h)
+                    else:
+                        h = rnn_step(spec, p, xt, h)
+                    out[t, b] = h[0]
+                if spec.padded_outputs == "carry" and direction == "forward" and lens[b] > 0:
+                    out[lens[b]:, b] = out[lens[b] - 1, b]
+                h_n[k, b] = h[0]
+                if c is not None:
+                    c_n[k, b] = c[0]
+            outs.append(out)
+        if D == 1:
+            inp = outs[0]
+        else:
+            f, r = outs
+            inp = {
+                "concat": lambda: np.concatenate([f, r], axis=-1),
+                "sum": lambda: f + r,
+                "ave": lambda: (f + r) / 2,
+                "mul": lambda: f * r,
+                "none": lambda: np.stack([f, r], axis=2),
+            }[spec.merge]()
+    y_out = None
+    if spec.output_size is not None:
+        a = inp @ params["output.W_y"].T
+        if spec.bias:
+            a = a + params["output.b_y"]
+        y_out = activation(spec.output_activation, a)
+        if spec.padded_outputs == "zero":
+            for b in range(B):
+                y_out[lens[b]:, b] = 0.0
+    return inp, h_n, c_n, y_out
