@@ -8,7 +8,7 @@ implemented by the equations in :mod:`lstm_ref.equations` or refused here by nam
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
 from typing import Any, Union
 
@@ -237,7 +237,7 @@ class Spec:
         for name, used in lstm_only.items():
             if used and self.cell != "lstm":
                 raise SpecError(
-                    f"`{name}` is an LSTM option; got {name}={getattr(self, name)!r} "
+                    f"`{name}` is an LSTM option; got {name}={show_value(getattr(self, name))} "
                     f"with cell={self.cell!r}"
                 )
         if self.cell != "gru" and self.gru_reset != "after":
@@ -314,6 +314,24 @@ class Spec:
             if acts[0] == Activation(acts[0].name) and acts[0].name in inverse:
                 object.__setattr__(self, "nonlinearity", inverse[acts[0].name])
 
+    def __str__(self) -> str:
+        """The sizes, then only the options that differ from their defaults.
+
+        >>> print(Spec("gru", input_size=3, hidden_size=2, gru_reset="before"))
+        Spec('gru', input_size=3, hidden_size=2, gru_reset='before')
+        """
+        base = Spec(self.cell, self.input_size, self.hidden_size)
+        changed = [
+            f"{f.name}={show_value(getattr(self, f.name))}"
+            for f in fields(self)
+            if f.compare and f.name not in ("cell", "input_size", "hidden_size")
+            and getattr(self, f.name) != getattr(base, f.name)
+            and not (f.name == "merge" and self.merge == "concat")
+            and not (f.name == "activations" and self.nonlinearity != base.nonlinearity)
+        ]
+        sizes = f"{self.cell!r}, input_size={self.input_size}, hidden_size={self.hidden_size}"
+        return f"Spec({', '.join([sizes, *changed])})"
+
     # Derived sizes, named as in the docstrings.
     @property
     def num_directions(self) -> int:
@@ -344,6 +362,16 @@ class Spec:
     def replace(self, **changes: Any) -> Spec:
         """A copy with some options changed, validated again."""
         return replace(self, **changes)
+
+
+def show_value(value: Any) -> str:
+    if isinstance(value, Fraction):
+        return repr(str(value))
+    if isinstance(value, tuple):
+        return repr(tuple(str(v) for v in value))
+    if isinstance(value, Activation):
+        return repr(str(value))
+    return repr(value)
 
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:

@@ -1,0 +1,132 @@
+"""The `lstm-ref` command line.
+
+    lstm-ref forward [--cell lstm] [--digits 30] [--steps 3 --batch 2] ...
+
+`forward` evaluates a layer stack exactly on seeded grid inputs and prints the
+outputs to the requested number of significant digits (text or JSON).
+Exit status: 0 on success, 2 on a usage error (the message says what to change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+import mpmath
+import numpy as np
+
+from lstm_ref import __version__
+from lstm_ref.exact import forward, precision
+from lstm_ref.inputs import random_inputs
+from lstm_ref.params import random_params
+from lstm_ref.spec import CELLS, DIRECTIONS, GRU_RESETS, MERGES, NONLINEARITIES, Spec
+
+GUARD_DIGITS = 10
+
+
+def _forward_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "forward",
+        help="evaluate a layer stack exactly on seeded grid inputs",
+        description="Evaluate a layer stack exactly (integer matrix products, mpmath "
+        "activations) on parameters and inputs drawn on the bfloat16/float16 grid.",
+    )
+    p.add_argument("--cell", choices=CELLS, default="lstm")
+    p.add_argument("--input-size", type=int, default=3, metavar="I")
+    p.add_argument("--hidden-size", type=int, default=2, metavar="H")
+    p.add_argument("--num-layers", type=int, default=1, metavar="L")
+    p.add_argument("--direction", choices=DIRECTIONS, default="forward")
+    p.add_argument("--merge", choices=MERGES, default=None)
+    p.add_argument("--proj-size", type=int, default=0, metavar="P")
+    p.add_argument("--peepholes", action="store_true")
+    p.add_argument("--input-forget", action="store_true", help="coupled gates, f = 1 - i")
+    p.add_argument("--cell-clip", default=None, help="clip C_t to [-v, v]")
+    p.add_argument("--activation-clip", default=None, help="ONNX clip on activation inputs")
+    p.add_argument("--forget-bias", default="0", help="added to the forget gate at run time")
+    p.add_argument("--activations", nargs="+", default=None, metavar="NAME",
+                   help="ONNX activations, e.g. Sigmoid Tanh 'HardSigmoid(1/6, 1/2)'")
+    p.add_argument("--nonlinearity", choices=tuple(NONLINEARITIES), default=None)
+    p.add_argument("--gru-reset", choices=GRU_RESETS, default="after")
+    p.add_argument("--output-size", type=int, default=None, metavar="O")
+    p.add_argument("--no-bias", action="store_true")
+    p.add_argument("--steps", type=int, default=3, metavar="T")
+    p.add_argument("--batch", type=int, default=2, metavar="B")
+    p.add_argument("--seq-lens", type=int, nargs="+", default=None, metavar="N")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--digits", type=int, default=30, help="significant digits (working precision)")
+    p.add_argument("--json", action="store_true", help="print JSON, values as decimal strings")
+
+
+def _spec(args: argparse.Namespace) -> Spec:
+    return Spec(
+        args.cell, args.input_size, args.hidden_size, num_layers=args.num_layers,
+        direction=args.direction, merge=args.merge, bias=not args.no_bias,
+        proj_size=args.proj_size, peepholes=args.peepholes, input_forget=args.input_forget,
+        cell_clip=args.cell_clip, activation_clip=args.activation_clip,
+        forget_bias=args.forget_bias,
+        activations=None if args.activations is None else tuple(args.activations),
+        nonlinearity=args.nonlinearity, gru_reset=args.gru_reset, output_size=args.output_size,
+    )
+
+
+def _strings(values: np.ndarray, digits: int) -> list:
+    return np.vectorize(lambda v: mpmath.nstr(v, digits, strip_zeros=False), otypes=[object])(
+        values
+    ).tolist()
+
+
+def run_forward(args: argparse.Namespace) -> int:
+    spec = _spec(args)
+    seq_lens = None if args.seq_lens is None else np.array(args.seq_lens)
+    params = random_params(spec, seed=args.seed)
+    inputs = random_inputs(spec, args.steps, args.batch, seed=args.seed, seq_lens=seq_lens)
+    # Guard digits keep the rounding accumulated over the steps far below the last
+    # printed digit (certified values come with the golden vectors).
+    result = forward(spec, params, inputs.x, inputs.h0, inputs.c0, inputs.seq_lens,
+                     digits=args.digits + GUARD_DIGITS)
+    outputs = {"y": result.y, "h_n": result.h_n, "c_n": result.c_n, "y_out": result.y_out}
+    with precision(digits=args.digits + GUARD_DIGITS):
+        printed = {k: _strings(v.values, args.digits) for k, v in outputs.items() if v is not None}
+    if args.json:
+        document = {
+            "spec": str(spec),
+            "seed": args.seed,
+            "working_bits": result.bits,
+            "inputs": {"x": inputs.x.tolist(), "h0": inputs.h0.tolist(),
+                       "c0": None if inputs.c0 is None else inputs.c0.tolist(),
+                       "seq_lens": inputs.seq_lens.tolist()},
+            "outputs": printed,
+        }
+        print(json.dumps(document, indent=1))
+        return 0
+    print(f"{spec}\nseed {args.seed}, T={args.steps}, B={args.batch}, "
+          f"seq_lens={inputs.seq_lens.tolist()}, working precision {result.bits} bits")
+    for name, rows in printed.items():
+        print(f"\n{name} {np.shape(rows)}:")
+        for index in np.ndindex(*np.shape(rows)[:-1]):
+            row = rows
+            for i in index:
+                row = row[i]
+            print(f"  {list(index)}: " + "  ".join(row))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="lstm-ref", description="An exact reference for LSTM, GRU and RNN layers."
+    )
+    parser.add_argument("--version", action="version", version=f"lstm-ref {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _forward_parser(sub)
+    args = parser.parse_args(argv)
+    try:
+        return {"forward": run_forward}[args.command](args)
+    except (ValueError, TypeError) as error:
+        print(f"lstm-ref {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
