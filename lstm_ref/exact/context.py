@@ -21,7 +21,7 @@ def to_bits(digits: int | None = None, bits: int | None = None) -> int:
     """Bits for a precision given in decimal digits or bits (default 50 digits).
 
     >>> to_bits(digits=50), to_bits(bits=128)
-    (170, 128)
+    (171, 128)
     """
     if digits is not None and bits is not None:
         raise ValueError(f"give `digits` or `bits`, not both; got digits={digits!r}, bits={bits!r}")

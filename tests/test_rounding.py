@@ -1,0 +1,87 @@
+"""Correct rounding of high-precision values, checked against an exact rational reference
+and, for float64 inputs, against numpy's own conversions."""
+
+from __future__ import annotations
+
+import math
+import random
+from fractions import Fraction
+
+import mpmath
+import numpy as np
+import pytest
+
+from lstm_ref.exact.rounding import FORMATS, round_array, round_to
+
+LAYOUT = {"float64": (53, -1022, 1023), "float32": (24, -126, 127),
+          "float16": (11, -14, 15), "bfloat16": (8, -126, 127)}
+
+
+def nearest(value: Fraction, precision: int, emin: int, emax: int) -> float:
+    """Round-to-nearest-even by exact rational search (independent of round_to)."""
+    if value == 0:
+        return 0.0
+    magnitude = abs(value)
+    top = magnitude.numerator.bit_length() - magnitude.denominator.bit_length()
+    while Fraction(2) ** top > magnitude:
+        top -= 1
+    while Fraction(2) ** (top + 1) <= magnitude:
+        top += 1
+    quantum = Fraction(2) ** (max(top, emin) - precision + 1)
+    low = math.floor(magnitude / quantum)
+    below, above = low * quantum, (low + 1) * quantum
+    if magnitude - below < above - magnitude or (magnitude - below == above - magnitude
+                                                 and low % 2 == 0):
+        chosen = below
+    else:
+        chosen = above
+    largest = (2 - Fraction(2) ** (1 - precision)) * Fraction(2) ** emax
+    result = math.inf if chosen > largest else float(chosen)
+    return math.copysign(result, value)
+
+
+@pytest.mark.parametrize("name", list(FORMATS))
+def test_matches_exact_rational_reference(name):
+    rng = random.Random(name)
+    with mpmath.workprec(300):
+        for _ in range(3000):
+            man = rng.getrandbits(rng.choice([9, 25, 54, 120, 200])) | 1
+            exp = rng.randint(-160, 40) - man.bit_length()
+            if name == "float16":
+                exp = rng.randint(-40, 18) - man.bit_length()
+            value = Fraction(man) * Fraction(2) ** exp * rng.choice([-1, 1])
+            got = round_to(mpmath.mpf(value.numerator) / value.denominator, FORMATS[name])
+            assert got == nearest(value, *LAYOUT[name]), (value, name)
+
+
+def test_ties_and_boundaries():
+    half = FORMATS["float16"]
+    with mpmath.workprec(200):
+        assert round_to(mpmath.mpf(65519), half) == 65504.0
+        assert round_to(mpmath.mpf(65520), half) == math.inf
+        assert round_to(mpmath.mpf(2) ** -25, half) == 0.0  # tie with zero: even
+        assert round_to(mpmath.mpf(3) * mpmath.mpf(2) ** -26, half) == 2.0**-24
+        assert round_to(1 + mpmath.mpf(2) ** -24 + mpmath.mpf(2) ** -80, FORMATS["float32"]) == (
+            1 + 2.0**-23
+        )  # float64 would first round this to a tie, then to 1 (double rounding)
+
+
+def test_float64_inputs_match_numpy_casts():
+    rng = np.random.default_rng(1)
+    values = rng.standard_normal(5000) * 2.0 ** rng.integers(-150, 130, 5000)
+    with mpmath.workprec(80):
+        exact = np.array([mpmath.mpf(float(v)) for v in values], dtype=object)
+        for name in ("float64", "float32", "float16"):
+            with np.errstate(over="ignore"):
+                expected = values.astype(FORMATS[name].numpy_dtype)
+            np.testing.assert_array_equal(round_array(exact, name), expected)
+
+
+def test_special_values_and_bad_dtype():
+    with mpmath.workprec(80):
+        values = np.array([mpmath.mpf("nan"), mpmath.mpf("-inf"), mpmath.mpf(0)], dtype=object)
+        out = round_array(values, "float32")
+    assert np.isnan(out[0]) and out[1] == -np.inf and out[2] == 0
+    with pytest.raises(ValueError, match="`dtype` must be one of float64, float32, float16, "
+                                         "bfloat16; got 'int8'"):
+        round_array(values, "int8")
