@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -126,6 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError) as error:
         print(f"lstm-ref {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader (head, less) stopped early: not an error
+        sys.stderr = open(os.devnull, "w")  # silences the failed flush at exit
+        return 0
 
 
 if __name__ == "__main__":
