@@ -61,32 +61,41 @@ MPMATH_FUNCTIONS = {"sigmoid": _mp_sigmoid, "softplus": _mp_softplus}
 
 
 def clip(u: sp.Expr, bound: sp.Rational) -> sp.Expr:
-    """u clipped to [-bound, bound]."""
-    return sp.Min(sp.Max(u, -bound), bound)
+    """u clipped to [-bound, bound]; its derivative is 1 on the closed interval (PyTorch's clamp)."""
+    return sp.Piecewise((-bound, u < -bound), (bound, u > bound), (u, True))
 
 
 def activation(act: Activation, u: sp.Expr, clip_bound: Any = None) -> sp.Expr:
     """`act` applied to `u`, with ONNX's `clip` on its input when `clip_bound` is set.
 
+    The piecewise functions are written so that SymPy's derivative at each kink is
+    the one PyTorch's autograd uses: Relu'(0) = 0, LeakyRelu'(0) = alpha,
+    Elu'(0) = alpha, HardSigmoid' = 0 at both corners, clip' = 1 at both bounds.
+
     >>> from sympy import Symbol
     >>> activation(Activation("HardSigmoid"), Symbol("u"))
-    Max(0, Min(1, u/5 + 1/2))
+    Piecewise((0, u <= -5/2), (1, u >= 5/2), (u/5 + 1/2, True))
     """
     if clip_bound is not None:
         u = clip(u, sp.Rational(clip_bound))
     alpha = None if act.alpha is None else sp.Rational(act.alpha)
     beta = None if act.beta is None else sp.Rational(act.beta)
+
+    def hard_sigmoid() -> sp.Expr:
+        v = alpha * u + beta
+        return sp.Piecewise((0, v <= 0), (1, v >= 1), (v, True))
+
     build = {
         "Sigmoid": lambda: sigmoid(u),
         "Tanh": lambda: sp.tanh(u),
-        "Relu": lambda: sp.Max(0, u),
-        "HardSigmoid": lambda: sp.Max(0, sp.Min(1, alpha * u + beta)),
-        "LeakyRelu": lambda: sp.Piecewise((u, u >= 0), (alpha * u, True)),
+        "Relu": lambda: sp.Piecewise((u, u > 0), (0, True)),
+        "HardSigmoid": hard_sigmoid,
+        "LeakyRelu": lambda: sp.Piecewise((u, u > 0), (alpha * u, True)),
         # ONNX's RNN operators define ThresholdedRelu(x) = x if x >= alpha else 0.
         "ThresholdedRelu": lambda: sp.Piecewise((u, u >= alpha), (0, True)),
         "ScaledTanh": lambda: alpha * sp.tanh(beta * u),
         "Affine": lambda: alpha * u + beta,
-        "Elu": lambda: sp.Piecewise((u, u >= 0), (alpha * expm1(u), True)),
+        "Elu": lambda: sp.Piecewise((u, u > 0), (alpha * expm1(u), True)),
         "Softsign": lambda: u / (1 + sp.Abs(u)),
         "Softplus": lambda: softplus(u),
     }
