@@ -9,7 +9,7 @@
 (3, 2, 2)
 """
 
-from lstm_ref.exact import ForwardResult, MPArray, forward, precision
+from lstm_ref.exact import ForwardResult, Gradients, MPArray, backward, forward, precision
 from lstm_ref.grid import on_grid, to_grid
 from lstm_ref.inputs import Inputs, random_inputs, validate_inputs
 from lstm_ref.params import Params, parameter_layout, random_params
@@ -20,11 +20,13 @@ __version__ = "0.1.0"
 __all__ = [
     "Activation",
     "ForwardResult",
+    "Gradients",
     "Inputs",
     "MPArray",
     "Params",
     "Spec",
     "SpecError",
+    "backward",
     "forward",
     "on_grid",
     "parameter_layout",

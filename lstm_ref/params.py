@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+import mpmath
 import numpy as np
 
 from lstm_ref.equations import output_program, step_program
@@ -136,13 +137,25 @@ def random_params(spec: Spec, seed: int = 0, scale: float | None = None) -> Para
 
 
 def as_real_array(value: object, name: str) -> np.ndarray:
-    """`value` as a new finite float64 array, refused with a clear error otherwise."""
+    """`value` as a new finite real array, refused with a clear error otherwise.
+
+    Integer and floating arrays become float64 (exactly). Object arrays of mpmath
+    `mpf` values are kept as they are: they are exact dyadic rationals too, and let a
+    caller step off float64's grid (finite differences, perturbation studies).
+    """
     array = np.array(value, copy=True)
-    if array.dtype == object or array.dtype.kind not in "iuf":
+    if array.dtype == object:
+        if not all(isinstance(v, mpmath.mpf) for v in array.flat):
+            kinds = sorted({type(v).__name__ for v in array.flat})
+            raise TypeError(f"`{name}` must be a real array or an array of mpmath mpf; got "
+                            f"elements of type {', '.join(kinds)}")
+        finite = np.array([mpmath.isfinite(v) for v in array.flat], dtype=bool).reshape(array.shape)
+    elif array.dtype.kind not in "iuf":
         raise TypeError(f"`{name}` must be a real array (integer or floating); got dtype {array.dtype}")
-    array = array.astype(np.float64)
-    bad = ~np.isfinite(array)
-    if bad.any():
-        where = tuple(int(i) for i in np.argwhere(bad)[0])
+    else:
+        array = array.astype(np.float64)
+        finite = np.isfinite(array)
+    if not finite.all():
+        where = tuple(int(i) for i in np.argwhere(~finite)[0])
         raise ValueError(f"`{name}` must be finite; got {array[where]} at index {where}")
     return array

@@ -321,14 +321,17 @@ class Spec:
         Spec('gru', input_size=3, hidden_size=2, gru_reset='before')
         """
         base = Spec(self.cell, self.input_size, self.hidden_size)
+        shorthand = self.cell == "rnn" and self.nonlinearity == "relu"
         changed = [
             f"{f.name}={show_value(getattr(self, f.name))}"
             for f in fields(self)
-            if f.compare and f.name not in ("cell", "input_size", "hidden_size")
+            if f.compare and f.name not in ("cell", "input_size", "hidden_size", "nonlinearity")
             and getattr(self, f.name) != getattr(base, f.name)
             and not (f.name == "merge" and self.merge == "concat")
-            and not (f.name == "activations" and self.nonlinearity != base.nonlinearity)
+            and not (f.name == "activations" and shorthand)
         ]
+        if shorthand:
+            changed.append("nonlinearity='relu'")
         sizes = f"{self.cell!r}, input_size={self.input_size}, hidden_size={self.hidden_size}"
         return f"Spec({', '.join([sizes, *changed])})"
 

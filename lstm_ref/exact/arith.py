@@ -24,7 +24,12 @@ class Fixed:
 
 
 def to_mpf(values: np.ndarray) -> np.ndarray:
-    """A float array as an object array of mpf, exactly (the working precision is >= 53 bits)."""
+    """A float array as an object array of mpf, exactly (the working precision is >= 53 bits).
+
+    An object array (of mpf already) is copied as it is, without rounding.
+    """
+    if values.dtype == object:
+        return values.copy()
     out = np.empty(values.shape, dtype=object)
     out.flat = [mpmath.mpf(float(v)) for v in values.flat]
     return out

@@ -8,6 +8,8 @@ after its last valid step; its outputs at padded steps are zero (or carried, as
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import mpmath
 import numpy as np
 
@@ -50,17 +52,27 @@ def forward(
         params = Params(spec, params)  # type: ignore[arg-type]
     inputs = validate_inputs(spec, x, h0, c0, seq_lens, force=spec.force)
     with precision(digits, bits) as working_bits:
-        return _forward(spec, params, inputs, working_bits)
+        return run_forward(spec, params, inputs, working_bits)[0]
 
 
-def _forward(spec: Spec, params: Params, inputs: Inputs, bits: int) -> ForwardResult:
+@dataclass
+class Tape:
+    """What the backward pass reads of a forward pass, besides the trace."""
+
+    layer_inputs: list[np.ndarray]  # per layer, (T, B, I_l); the last entry is the stack's y
+    direction_outputs: dict[tuple[int, str], np.ndarray]  # (T, B, H_out), with padding
+    steps: dict[tuple[int, str], dict[str, np.ndarray]]  # every quantity, as in the trace
+
+
+def run_forward(spec: Spec, params: Params, inputs: Inputs, bits: int) -> tuple[ForwardResult, Tape]:
+    """The forward pass at the current working precision (`bits`), and its tape."""
     lens = [int(n) for n in inputs.seq_lens]
     layer_input = to_mpf(inputs.x)
     h0, h_n = to_mpf(inputs.h0), to_mpf(inputs.h0)
     c0 = c_n = None
     if inputs.c0 is not None:
         c0, c_n = to_mpf(inputs.c0), to_mpf(inputs.c0)
-    trace: dict[tuple[int, str], dict[str, MPArray]] = {}
+    tape = Tape([layer_input], {}, {})
     for layer in range(spec.num_layers):
         program = step_program(spec, layer)
         outputs = []
@@ -78,9 +90,11 @@ def _forward(spec: Spec, params: Params, inputs: Inputs, bits: int) -> ForwardRe
             h_n[index] = states["h_prev"]
             if c_n is not None:
                 c_n[index] = states["c_prev"]
-            trace[(layer, direction)] = {k: MPArray(v) for k, v in steps.items()}
+            tape.steps[(layer, direction)] = steps
+            tape.direction_outputs[(layer, direction)] = y
             outputs.append(y)
         layer_input = _merge(spec, outputs)
+        tape.layer_inputs.append(layer_input)
     y_out = None
     out = output_program(spec)
     if out is not None:
@@ -88,10 +102,12 @@ def _forward(spec: Spec, params: Params, inputs: Inputs, bits: int) -> ForwardRe
         if spec.padded_outputs == "zero":
             for b, n in enumerate(lens):
                 y_out[n:, b] = mpmath.mpf(0)
-    return ForwardResult(
+    trace = {key: {k: MPArray(v) for k, v in steps.items()} for key, steps in tape.steps.items()}
+    result = ForwardResult(
         MPArray(layer_input), MPArray(h_n), None if c_n is None else MPArray(c_n),
         None if y_out is None else MPArray(y_out), trace, bits,
     )
+    return result, tape
 
 
 def _run(
@@ -109,13 +125,14 @@ def _run(
     steps, batch = x.shape[:2]
     sizes = program.sizes
     y = _full((steps, batch, sizes[program.output]), 0)
-    trace = {eq.target: _full((steps, batch, sizes[eq.target]), "nan") for eq in program.equations}
+    names = [*program.inputs, *(eq.target for eq in program.equations)]
+    trace = {name: _full((steps, batch, sizes[name]), "nan") for name in names}
     for k in range(max(lens, default=0)):
         rows = [b for b in range(batch) if k < lens[b]]
         times = [lens[b] - 1 - k if reverse else k for b in rows]
         values = {"x": x[times, rows]}
         values.update({name: states[name][rows] for name in states})
-        values = step(values)
+        values = step(values)  # the inputs, and every quantity the step computes
         for previous, new in program.states:
             states[previous][rows] = values[new]
         y[times, rows] = values[program.output]

@@ -58,8 +58,9 @@ class ForwardResult:
     - `h_n` (L*D, B, H_out), `c_n` (L*D, B, H) or None: the states after each
       sequence's last valid step.
     - `y_out` (T, B, O) or None: the Elman output layer g(W_y y_t + b_y).
-    - `trace[(layer, direction)][name]` (T, B, n): every quantity each step computed
-      (gate pre-activations, gates, states), indexed by time; NaN at padded steps.
+    - `trace[(layer, direction)][name]` (T, B, n): every quantity of each step, its
+      inputs (x, h_prev, c_prev) and what it computed (gate pre-activations, gates,
+      states), indexed by time; NaN at padded steps.
     - `bits`: the working precision.
     """
 

@@ -1,0 +1,272 @@
+"""Exact backpropagation through time: the vector-Jacobian product of the whole stack.
+
+The backward pass walks the step programs in reverse, using nothing but the
+equations: an affine equation t = sum W v + b sends W^T dt to each v and
+accumulates dt v^T into W and dt into b; an elementwise equation sends
+dt * (d t / d operand) to each operand, with the partials SymPy derived
+(:mod:`lstm_ref.derivation.partials`), evaluated on the forward trace. Variable
+lengths, directions, merges, layers and the output layer follow the forward pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from lstm_ref.derivation.partials import partials
+from lstm_ref.equations import merge_program, output_program, step_program
+from lstm_ref.equations.activations import MPMATH_FUNCTIONS
+from lstm_ref.equations.program import Equation, Program
+from lstm_ref.exact.arith import Fixed, affine, to_fixed, to_mpf
+from lstm_ref.exact.context import precision
+from lstm_ref.exact.forward import Tape, run_forward
+from lstm_ref.exact.result import ForwardResult, MPArray
+from lstm_ref.exact.step import CompiledStep
+from lstm_ref.inputs import Inputs, validate_inputs
+from lstm_ref.params import Params, as_real_array, layer_prefix
+from lstm_ref.spec import Spec
+
+COTANGENTS = ("y", "h_n", "c_n", "y_out")
+
+
+@dataclass(frozen=True)
+class Gradients:
+    """The vector-Jacobian product: d<cotangents, outputs> / d(every input).
+
+    - `x` (T, B, I), `h0` (L*D, B, H_out), `c0` (L*D, B, H) or None.
+    - `params[name]`: one array per canonical parameter, shaped like it.
+    - `forward`: the forward pass it differentiated, at the same precision.
+    """
+
+    x: MPArray
+    h0: MPArray
+    c0: MPArray | None
+    params: dict[str, MPArray]
+    forward: ForwardResult
+
+
+def backward(
+    spec: Spec,
+    params: Params,
+    x: object,
+    h0: object = None,
+    c0: object = None,
+    seq_lens: object = None,
+    *,
+    cotangents: Mapping[str, object],
+    digits: int | None = None,
+    bits: int | None = None,
+) -> Gradients:
+    """Gradients of sum(cotangent * output) over the outputs, for every input and parameter.
+
+    `cotangents` maps any of "y", "h_n", "c_n", "y_out" to an array shaped like that
+    output of :func:`~lstm_ref.forward`; missing ones are zero. Values at padded steps
+    of "y" and "y_out" are ignored where those outputs are the constant zero.
+
+    >>> from lstm_ref import Spec, random_params, random_inputs
+    >>> spec = Spec("gru", input_size=2, hidden_size=3)
+    >>> inputs = random_inputs(spec, steps=4, batch=2, seed=0)
+    >>> grads = backward(spec, random_params(spec), inputs.x, inputs.h0,
+    ...                  cotangents={"h_n": np.ones((1, 2, 3))}, digits=30)
+    >>> grads.params["layer0.W_h[z]"].shape, grads.x.shape
+    ((3, 3), (4, 2, 2))
+    """
+    if not isinstance(spec, Spec):
+        raise TypeError(f"`spec` must be a Spec; got {type(spec).__name__}")
+    if not isinstance(params, Params) or params.spec != spec:
+        params = Params(spec, params)  # type: ignore[arg-type]
+    inputs = validate_inputs(spec, x, h0, c0, seq_lens, force=spec.force)
+    with precision(digits, bits) as working_bits:
+        result, tape = run_forward(spec, params, inputs, working_bits)
+        cot = _cotangents(spec, result, cotangents)
+        return _backward(spec, params, inputs, result, tape, cot)
+
+
+def _cotangents(spec: Spec, result: ForwardResult, given: Mapping[str, object]) -> dict:
+    if not isinstance(given, Mapping):
+        raise TypeError(f"`cotangents` must be a mapping of output names to arrays; got "
+                        f"{type(given).__name__}")
+    outputs = {"y": result.y, "h_n": result.h_n, "c_n": result.c_n, "y_out": result.y_out}
+    unknown = [k for k in given if k not in outputs or outputs[k] is None]
+    if unknown:
+        available = [k for k in COTANGENTS if outputs[k] is not None]
+        raise ValueError(f"`cotangents` has no output {unknown[0]!r} for this spec; "
+                         f"available: {available}")
+    cot = {}
+    for name, output in outputs.items():
+        if output is None:
+            continue
+        if name in given:
+            array = as_real_array(given[name], f"cotangents[{name!r}]")
+            if array.shape != output.shape:
+                raise ValueError(f"`cotangents[{name!r}]` must have the shape of {name}, "
+                                 f"{output.shape}; got {array.shape}")
+            cot[name] = to_mpf(array)
+        else:
+            cot[name] = _zeros(output.shape)
+    return cot
+
+
+def _backward(spec: Spec, params: Params, inputs: Inputs, result: ForwardResult, tape: Tape,
+              cot: dict[str, np.ndarray]) -> Gradients:
+    lens = [int(n) for n in inputs.seq_lens]
+    grads = {name: _zeros(array.shape) for name, array in params.items()}
+    adj_top = cot["y"].copy()
+    out = output_program(spec)
+    if out is not None:
+        adj_out = cot["y_out"].copy()
+        if spec.padded_outputs == "zero":
+            for b, n in enumerate(lens):
+                adj_out[n:, b] = mpmath.mpf(0)
+        adj_top += _pointwise_backward(out, params, "output", {"y": tape.layer_inputs[-1]},
+                                       adj_out, grads)["y"]
+    adj_h0, adj_c0 = cot["h_n"].copy(), None if result.c_n is None else cot["c_n"].copy()
+    for layer in reversed(range(spec.num_layers)):
+        adj_dirs = _merge_backward(spec, layer, tape, adj_top, grads)
+        adj_input = _zeros(tape.layer_inputs[layer].shape)
+        for d, direction in enumerate(spec.directions):
+            index = layer * spec.num_directions + d
+            adj_y = adj_dirs[d]
+            if spec.padded_outputs == "carry" and direction == "forward":
+                for b, n in enumerate(lens):  # padded outputs repeat the last valid one
+                    if n:
+                        adj_y[n - 1, b] += adj_y[n:, b].sum(axis=0)
+            states = {"h_prev": adj_h0[index]}
+            if adj_c0 is not None:
+                states["c_prev"] = adj_c0[index]
+            adj_x = _direction_backward(
+                spec, layer, direction, params, tape.steps[(layer, direction)], adj_y, states,
+                lens, grads,
+            )
+            adj_input += adj_x
+            adj_h0[index] = states["h_prev"]
+            if adj_c0 is not None:
+                adj_c0[index] = states["c_prev"]
+        adj_top = adj_input
+    return Gradients(
+        MPArray(adj_top), MPArray(adj_h0), None if adj_c0 is None else MPArray(adj_c0),
+        {name: MPArray(g) for name, g in grads.items()}, result,
+    )
+
+
+def _direction_backward(spec, layer, direction, params, steps, adj_y, states, lens, grads):  # type: ignore[no-untyped-def]
+    """Backpropagate one direction of one layer over each sequence's valid prefix.
+
+    `states` holds the adjoints of the final states; it is updated in place to those
+    of the initial states. Returns the adjoint of the layer input (T, B, I_l).
+    """
+    program = step_program(spec, layer)
+    prefix = layer_prefix(layer, direction)
+    step = CompiledStep(program, params.of(prefix))
+    reverse = direction == "reverse"
+    adj_x = _zeros(steps["x"].shape)
+    for k in reversed(range(max(lens, default=0))):
+        rows = [b for b in range(len(lens)) if k < lens[b]]
+        times = [lens[b] - 1 - k if reverse else k for b in rows]
+        values = {name: array[times, rows] for name, array in steps.items()}
+        seed = {new: states[previous][rows] for previous, new in program.states}
+        seed[program.output] = seed[program.output] + adj_y[times, rows]
+        adj = _step_backward(program, step, prefix, values, seed, grads)
+        for previous, _ in program.states:
+            states[previous][rows] = adj[previous]
+        adj_x[times, rows] = adj["x"]
+    return adj_x
+
+
+def _step_backward(program: Program, step: CompiledStep, prefix: str,
+                   values: dict[str, np.ndarray], seed: dict[str, np.ndarray],
+                   grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Adjoints of a program's inputs from those of its targets; parameter gradients
+    (summed over the batch rows) are added into `grads` under `prefix`."""
+    rows = next(iter(values.values())).shape[0]
+    adj = dict(seed)
+
+    def add(name: str, contribution: np.ndarray) -> None:
+        adj[name] = adj[name] + contribution if name in adj else contribution
+
+    for eq in reversed(program.equations):
+        if eq.target not in adj:
+            continue
+        dt = adj.pop(eq.target)
+        if eq.is_affine:
+            products, biases = eq.affine_terms()
+            dt_fixed = to_fixed(dt)
+            for weight, vector in products:
+                w = step.fixed[weight]
+                add(vector, affine([(dt_fixed, Fixed(w.ints.T, w.exp))], []))
+                grads[f"{prefix}.{weight}"] += np.dot(dt.T, values[vector])
+            for bias in biases:
+                grads[f"{prefix}.{bias}"] += dt.sum(axis=0)
+        else:
+            for operand, function, names in _compiled_partials(eq):
+                args = [values[n] if n in values else step.vectors[n] for n in names]
+                contribution = dt * np.broadcast_to(function(*args), dt.shape)
+                if operand in program.parameters:
+                    grads[f"{prefix}.{operand}"] += contribution.sum(axis=0)
+                else:
+                    add(operand, contribution)
+    for name, size in program.inputs.items():
+        if name not in adj:
+            adj[name] = _zeros((rows, size))
+    return adj
+
+
+@lru_cache(maxsize=4096)
+def _compiled_partials(eq: Equation) -> tuple[tuple[str, Callable[..., object], tuple[str, ...]], ...]:
+    compiled = []
+    for p in partials(eq):
+        names = tuple(sorted(s.name for s in p.presented.free_symbols))
+        function = sp.lambdify([sp.Symbol(n, real=True) for n in names], p.presented,
+                               modules=[MPMATH_FUNCTIONS, "mpmath"])
+        if names:
+            ufunc = np.frompyfunc(lambda *a, f=function: mpmath.mpf(f(*a)), len(names), 1)
+        else:  # a constant partial, such as df/di = -1 for coupled gates
+            ufunc = _constant(mpmath.mpf(function()))
+        compiled.append((p.operand, ufunc, names))
+    return tuple(compiled)
+
+
+def _constant(value: mpmath.mpf) -> Callable[[], mpmath.mpf]:
+    return lambda: value
+
+
+def _merge_backward(spec: Spec, layer: int, tape: Tape, adj: np.ndarray,
+                    grads: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Split the adjoint of a layer's merged output into its directions'."""
+    if spec.num_directions == 1:
+        return [adj]
+    if spec.merge == "concat":
+        size = spec.h_out
+        return [adj[..., :size].copy(), adj[..., size:].copy()]
+    if spec.merge == "none":
+        return [adj[:, :, 0].copy(), adj[:, :, 1].copy()]
+    program = merge_program(spec)
+    assert program is not None, spec.merge
+    values = {"y_fwd": tape.direction_outputs[(layer, "forward")],
+              "y_bwd": tape.direction_outputs[(layer, "reverse")]}
+    split = _pointwise_backward(program, None, "", values, adj, grads)
+    return [split["y_fwd"], split["y_bwd"]]
+
+
+def _pointwise_backward(program: Program, params: Params | None, prefix: str,
+                        inputs: dict[str, np.ndarray], adj_out: np.ndarray,
+                        grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Backward through a stateless program applied at every step (merge, output layer)."""
+    steps, batch = adj_out.shape[:2]
+    flat = {n: a.reshape(steps * batch, a.shape[-1]) for n, a in inputs.items()}
+    step = CompiledStep(program, {} if params is None else params.of(prefix))
+    values = step(flat)
+    seed = {program.output: adj_out.reshape(steps * batch, adj_out.shape[-1])}
+    adj = _step_backward(program, step, prefix, values, seed, grads)
+    return {n: adj[n].reshape(steps, batch, -1) for n in inputs}
+
+
+def _zeros(shape: tuple[int, ...]) -> np.ndarray:
+    out = np.empty(shape, dtype=object)
+    out.fill(mpmath.mpf(0))
+    return out
