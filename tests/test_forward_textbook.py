@@ -16,7 +16,7 @@ from lstm_ref import Spec, forward, random_inputs, random_params
 SIZES = dict(input_size=3, hidden_size=4)
 ALL_ACTIVATIONS = [
     "Sigmoid", "Tanh", "Relu", "HardSigmoid", "HardSigmoid(1/6, 1/2)", "LeakyRelu(0.1)",
-    "ThresholdedRelu(0.25)", "ScaledTanh(1.5, 0.5)", "Affine(0.5, 0.25)", "Elu(0.75)",
+    "ThresholdedRelu(1/16)", "ScaledTanh(1.5, 0.5)", "Affine(0.5, 0.25)", "Elu(0.75)",
     "Softsign", "Softplus",
 ]
 
