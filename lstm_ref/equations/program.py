@@ -45,7 +45,7 @@ class Equation:
         return products, biases
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: programs are cached
 class Program:
     """The equations of one step of one cell (or a merge, or an output layer).
 

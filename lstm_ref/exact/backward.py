@@ -1,10 +1,10 @@
 """Exact backpropagation through time: the vector-Jacobian product of the whole stack.
 
-The backward pass walks the step programs in reverse, using nothing but the
-equations: an affine equation t = sum W v + b sends W^T dt to each v and
-accumulates dt v^T into W and dt into b; an elementwise equation sends
-dt * (d t / d operand) to each operand, with the partials SymPy derived
-(:mod:`lstm_ref.derivation.partials`), evaluated on the forward trace. Variable
+The backward pass evaluates the adjoint terms the derivation prints
+(:mod:`lstm_ref.derivation.bptt`), on the forward trace: an affine equation
+t = sum W v + b sends W^T dt to each v and accumulates dt v^T into W and dt into b;
+an elementwise equation sends dt * (d t / d operand) to each operand, with the
+partials SymPy derived (:mod:`lstm_ref.derivation.partials`). Variable
 lengths, directions, merges, layers and the output layer follow the forward pass.
 """
 
@@ -18,10 +18,10 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from lstm_ref.derivation.partials import partials
+from lstm_ref.derivation.bptt import adjoints
 from lstm_ref.equations import merge_program, output_program, step_program
 from lstm_ref.equations.activations import MPMATH_FUNCTIONS
-from lstm_ref.equations.program import Equation, Program
+from lstm_ref.equations.program import Program
 from lstm_ref.exact.arith import Fixed, affine, to_fixed, to_mpf
 from lstm_ref.exact.context import precision
 from lstm_ref.exact.forward import Tape, run_forward
@@ -181,54 +181,53 @@ def _direction_backward(spec, layer, direction, params, steps, adj_y, states, le
 def _step_backward(program: Program, step: CompiledStep, prefix: str,
                    values: dict[str, np.ndarray], seed: dict[str, np.ndarray],
                    grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Adjoints of a program's inputs from those of its targets; parameter gradients
-    (summed over the batch rows) are added into `grads` under `prefix`."""
+    """Adjoints of a step's quantities from `seed` (what its targets receive from the
+    next step and the loss), by the terms of :func:`~lstm_ref.derivation.bptt.adjoints`;
+    parameter gradients, summed over the batch rows, are added into `grads`."""
     rows = next(iter(values.values())).shape[0]
-    adj = dict(seed)
+    adj: dict[str, np.ndarray] = {}
+    fixed: dict[str, Fixed] = {}
 
-    def add(name: str, contribution: np.ndarray) -> None:
-        adj[name] = adj[name] + contribution if name in adj else contribution
+    def partial(expr: sp.Expr) -> np.ndarray:
+        function, names = _compiled(expr)
+        return function(*[values[n] if n in values else step.vectors[n] for n in names])
 
-    for eq in reversed(program.equations):
-        if eq.target not in adj:
-            continue
-        dt = adj.pop(eq.target)
-        if eq.is_affine:
-            products, biases = eq.affine_terms()
-            dt_fixed = to_fixed(dt)
-            for weight, vector in products:
-                w = step.fixed[weight]
-                add(vector, affine([(dt_fixed, Fixed(w.ints.T, w.exp))], []))
-                grads[f"{prefix}.{weight}"] += np.dot(dt.T, values[vector])
-            for bias in biases:
-                grads[f"{prefix}.{bias}"] += dt.sum(axis=0)
-        else:
-            for operand, function, names in _compiled_partials(eq):
-                args = [values[n] if n in values else step.vectors[n] for n in names]
-                contribution = dt * np.broadcast_to(function(*args), dt.shape)
-                if operand in program.parameters:
-                    grads[f"{prefix}.{operand}"] += contribution.sum(axis=0)
+    for adjoint in adjoints(program):
+        if adjoint.is_parameter:
+            total = grads[f"{prefix}.{adjoint.name}"]
+            for term in adjoint.terms:
+                dt = adj[term.target]
+                if term.vector is not None:
+                    total += np.dot(dt.T, values[term.vector])
+                elif term.partial is not None:
+                    total += (dt * partial(term.partial)).sum(axis=0)
                 else:
-                    add(operand, contribution)
-    for name, size in program.inputs.items():
-        if name not in adj:
-            adj[name] = _zeros((rows, size))
+                    total += dt.sum(axis=0)
+            continue
+        size = program.sizes[adjoint.name]
+        total = seed[adjoint.name] if adjoint.name in seed else _zeros((rows, size))
+        for term in adjoint.terms:
+            dt = adj[term.target]
+            if term.weight is not None:
+                if term.target not in fixed:
+                    fixed[term.target] = to_fixed(dt)
+                w = step.fixed[term.weight]
+                total = total + affine([(fixed[term.target], Fixed(w.ints.T, w.exp))], [])
+            else:
+                total = total + dt * partial(term.partial)
+        adj[adjoint.name] = total
     return adj
 
 
 @lru_cache(maxsize=4096)
-def _compiled_partials(eq: Equation) -> tuple[tuple[str, Callable[..., object], tuple[str, ...]], ...]:
-    compiled = []
-    for p in partials(eq):
-        names = tuple(sorted(s.name for s in p.presented.free_symbols))
-        function = sp.lambdify([sp.Symbol(n, real=True) for n in names], p.presented,
-                               modules=[MPMATH_FUNCTIONS, "mpmath"])
-        if names:
-            ufunc = np.frompyfunc(lambda *a, f=function: mpmath.mpf(f(*a)), len(names), 1)
-        else:  # a constant partial, such as df/di = -1 for coupled gates
-            ufunc = _constant(mpmath.mpf(function()))
-        compiled.append((p.operand, ufunc, names))
-    return tuple(compiled)
+def _compiled(expr: sp.Expr) -> tuple[Callable[..., np.ndarray], tuple[str, ...]]:
+    """A partial derivative as a numpy ufunc over mpf arrays, and its operands' names."""
+    names = tuple(sorted(s.name for s in expr.free_symbols))
+    function = sp.lambdify([sp.Symbol(n, real=True) for n in names], expr,
+                           modules=[MPMATH_FUNCTIONS, "mpmath"])
+    if not names:  # a constant, such as df/di = -1 for coupled gates
+        return _constant(mpmath.mpf(function())), names
+    return np.frompyfunc(lambda *a: mpmath.mpf(function(*a)), len(names), 1), names
 
 
 def _constant(value: mpmath.mpf) -> Callable[[], mpmath.mpf]:
