@@ -1,9 +1,13 @@
 """The `lstm-ref` command line.
 
     lstm-ref forward [--cell lstm] [--digits 30] [--steps 3 --batch 2] ...
+    lstm-ref derive CELL [--variant V ...] [--format text|unicode|latex|markdown] [--gradients]
+    lstm-ref derive --write derivations/
 
 `forward` evaluates a layer stack exactly on seeded grid inputs and prints the
-outputs to the requested number of significant digits (text or JSON).
+outputs to the requested number of significant digits (text or JSON). `derive`
+prints the equations, and with --gradients their derivatives and the BPTT
+recurrences; --write regenerates the committed derivations.
 Exit status: 0 on success, 2 on a usage error (the message says what to change).
 """
 
@@ -14,11 +18,14 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import mpmath
 import numpy as np
 
 from lstm_ref import __version__
+from lstm_ref.derivation.names import FORMATS
+from lstm_ref.derivation.printing import derivation_files, document
 from lstm_ref.exact import forward, precision
 from lstm_ref.inputs import random_inputs
 from lstm_ref.params import random_params
@@ -78,6 +85,70 @@ def _strings(values: np.ndarray, digits: int) -> list:
     ).tolist()
 
 
+VARIANTS = {
+    "peepholes": dict(peepholes=True),
+    "projection": dict(proj_size=2),
+    "coupled": dict(input_forget=True),
+    "cell-clip": dict(cell_clip=3),
+    "activation-clip": dict(activation_clip=3),
+    "forget-bias": dict(forget_bias=1),
+    "no-bias": dict(bias=False),
+    "reverse": dict(direction="reverse"),
+    "bidirectional": dict(direction="bidirectional"),
+    "reset-before": dict(gru_reset="before"),
+    "relu": dict(nonlinearity="relu"),
+    "output-layer": dict(output_size=2),
+}
+
+
+def _derive_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "derive",
+        help="print the equations, their derivatives and the BPTT recurrences",
+        description="Print a cell's step equations as SymPy holds them; with --gradients, "
+        "the local derivatives in forward quantities (each proved equal to SymPy's raw "
+        "derivative) and the backpropagation-through-time recurrences.",
+    )
+    p.add_argument("cell", choices=CELLS, nargs="?", help="the cell kind (omit with --write)")
+    p.add_argument("--variant", action="append", default=[], choices=sorted(VARIANTS),
+                   help="add a variant (repeatable): " + ", ".join(sorted(VARIANTS)))
+    p.add_argument("--merge", choices=MERGES, default=None, help="with --variant bidirectional")
+    p.add_argument("--activations", nargs="+", default=None, metavar="NAME")
+    p.add_argument("--format", choices=FORMATS, default="unicode")
+    p.add_argument("--gradients", action="store_true", help="also print the derivatives")
+    p.add_argument("--write", metavar="DIR",
+                   help="write the committed derivations (lstm.md, bilstm.md, gru.md, rnn.md)")
+
+
+def run_derive(args: argparse.Namespace) -> int:
+    if args.write:
+        if args.cell or args.variant or args.merge or args.activations:
+            raise ValueError("`--write` writes the fixed set of derivations; give no cell or variant")
+        for name, text in derivation_files().items():
+            write_atomically(Path(args.write) / name, text)
+        return 0
+    if args.cell is None:
+        raise ValueError("`cell` is required: one of " + ", ".join(CELLS))
+    options: dict = {}
+    for variant in args.variant:
+        options.update(VARIANTS[variant])
+    if args.merge is not None:
+        options["merge"] = args.merge
+    if args.activations is not None:
+        options["activations"] = tuple(args.activations)
+    spec = Spec(args.cell, input_size=3, hidden_size=4, **options)
+    sys.stdout.write(document(spec, args.format, args.gradients))
+    return 0
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write through a temporary file and a rename, so no reader sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
 def run_forward(args: argparse.Namespace) -> int:
     spec = _spec(args)
     seq_lens = None if args.seq_lens is None else np.array(args.seq_lens)
@@ -121,9 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"lstm-ref {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _forward_parser(sub)
+    _derive_parser(sub)
     args = parser.parse_args(argv)
     try:
-        return {"forward": run_forward}[args.command](args)
+        return {"forward": run_forward, "derive": run_derive}[args.command](args)
     except (ValueError, TypeError) as error:
         print(f"lstm-ref {args.command}: error: {error}", file=sys.stderr)
         return 2

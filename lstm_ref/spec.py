@@ -314,11 +314,11 @@ class Spec:
             if acts[0] == Activation(acts[0].name) and acts[0].name in inverse:
                 object.__setattr__(self, "nonlinearity", inverse[acts[0].name])
 
-    def __str__(self) -> str:
-        """The sizes, then only the options that differ from their defaults.
+    def options(self) -> list[str]:
+        """The options that differ from their defaults, as `name=value` strings.
 
-        >>> print(Spec("gru", input_size=3, hidden_size=2, gru_reset="before"))
-        Spec('gru', input_size=3, hidden_size=2, gru_reset='before')
+        >>> Spec("gru", input_size=3, hidden_size=2, gru_reset="before").options()
+        ["gru_reset='before'"]
         """
         base = Spec(self.cell, self.input_size, self.hidden_size)
         shorthand = self.cell == "rnn" and self.nonlinearity == "relu"
@@ -330,10 +330,16 @@ class Spec:
             and not (f.name == "merge" and self.merge == "concat")
             and not (f.name == "activations" and shorthand)
         ]
-        if shorthand:
-            changed.append("nonlinearity='relu'")
+        return changed + (["nonlinearity='relu'"] if shorthand else [])
+
+    def __str__(self) -> str:
+        """The sizes, then only the options that differ from their defaults.
+
+        >>> print(Spec("gru", input_size=3, hidden_size=2, gru_reset="before"))
+        Spec('gru', input_size=3, hidden_size=2, gru_reset='before')
+        """
         sizes = f"{self.cell!r}, input_size={self.input_size}, hidden_size={self.hidden_size}"
-        return f"Spec({', '.join([sizes, *changed])})"
+        return f"Spec({', '.join([sizes, *self.options()])})"
 
     # Derived sizes, named as in the docstrings.
     @property

@@ -47,6 +47,6 @@ def output_program(spec: Spec) -> Program:
     b.affine("a_y", rhs, "the output layer's pre-activation")
     b.elementwise(
         "y_out", activation(spec.output_activation, b.scalar("a_y")), size_o,
-        "the output y_t = g(W_y h_t + b_y)",
+        "the output layer, the lecture's y_t = g(W_y h_t + b_y) on the stack's output",
     )
     return b.build(states=(), output="y_out")
