@@ -181,7 +181,7 @@ def document(spec: Spec, fmt: str = "text", gradients: bool = False) -> str:
     derivatives and the BPTT recurrences, for the step, the merge and the output layer.
 
     >>> print(document(Spec("rnn", 3, 2)).splitlines()[0])
-    Elman RNN: Spec('rnn', input_size=3, hidden_size=2)
+    Elman RNN
     """
     p = Printer(fmt)
     step = step_program(spec, 0)
