@@ -27,6 +27,7 @@ from lstm_ref import __version__
 from lstm_ref.derivation.names import FORMATS
 from lstm_ref.derivation.printing import derivation_files, document
 from lstm_ref.exact import forward, precision
+from lstm_ref.files import write_atomically
 from lstm_ref.inputs import random_inputs
 from lstm_ref.params import random_params
 from lstm_ref.spec import CELLS, DIRECTIONS, GRU_RESETS, MERGES, NONLINEARITIES, Spec
@@ -139,14 +140,6 @@ def run_derive(args: argparse.Namespace) -> int:
     spec = Spec(args.cell, input_size=3, hidden_size=4, **options)
     sys.stdout.write(document(spec, args.format, args.gradients))
     return 0
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write through a temporary file and a rename, so no reader sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def run_forward(args: argparse.Namespace) -> int:

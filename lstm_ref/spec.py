@@ -341,6 +341,42 @@ class Spec:
         sizes = f"{self.cell!r}, input_size={self.input_size}, hidden_size={self.hidden_size}"
         return f"Spec({', '.join([sizes, *self.options()])})"
 
+    def to_json(self) -> dict[str, Any]:
+        """Every option as JSON values: rationals as exact strings, activations as names.
+
+        >>> Spec("lstm", 3, 2, cell_clip="0.5").to_json()["cell_clip"]
+        '1/2'
+        """
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if not f.compare:
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, Fraction):
+                value = str(value)
+            elif isinstance(value, Activation):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = [str(v) for v in value]
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], force: bool = False) -> Spec:
+        """The inverse of :meth:`to_json`; unknown keys are refused by name."""
+        if not isinstance(data, dict):
+            raise SpecError(f"`spec` must be a JSON object; got {type(data).__name__}")
+        known = {f.name for f in fields(cls) if f.compare}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SpecError(f"`spec` has unknown options {unknown}; known: {sorted(known)}")
+        values = dict(data)
+        if isinstance(values.get("activations"), list):
+            values["activations"] = tuple(values["activations"])
+        if values.get("cell") == "rnn" and values.get("nonlinearity") is not None:
+            values.pop("activations", None)  # implied by the nonlinearity
+        return cls(**values, force=force)
+
     # Derived sizes, named as in the docstrings.
     @property
     def num_directions(self) -> int:

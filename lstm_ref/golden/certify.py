@@ -1,0 +1,127 @@
+"""Certification of computed values: enclosures and correctly rounded values per format.
+
+With mpmath alone this is Ziv's strategy: evaluate at a precision p and at p + 64 bits;
+the radius is the distance between the two (plus a few units in the last place of the
+higher one), or zero where both are the same dyadic with a mantissa shorter than p by
+8 bits or more (then nothing was rounded). Where the enclosure [mid - rad, mid + rad] does not decide every stored
+rounding, or is wider than the requested digits, the evaluation is repeated at twice
+the precision, up to a cap; values still undecided there are flagged, never guessed.
+This is a heuristic certificate (two precisions agree), not a proof; the file says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import mpmath
+import numpy as np
+
+from lstm_ref.exact.rounding import FORMATS, round_to
+
+METHOD = "ziv-mpmath"
+METHOD_NOTE = (
+    "Ziv's strategy with mpmath: each value was evaluated at the listed precisions; "
+    "the radius bounds the distance between the last two, plus 2^-(p-8) relative at "
+    "the last precision p (zero where both are the same dyadic with a mantissa 8 bits "
+    "or more shorter than the lower precision: exact), and the decimal rounding of the "
+    "midpoint. Every stored "
+    "rounding is the rounding of both ends of the enclosure. A heuristic certificate: "
+    "two precisions agree."
+)
+STEP_BITS = 64
+UNIT_SLACK_BITS = 8
+
+
+@dataclass
+class Certified:
+    """Certified values of one case, per output name (flattened row-major).
+
+    `mid` holds decimal strings of `digits` significant digits; `rad` decimal strings
+    rounded up; `rounded[fmt]` Python floats (None where undecided); `undecided` the
+    flat indices that no precision up to the cap decided.
+    """
+
+    shapes: dict[str, tuple[int, ...]]
+    mid: dict[str, list[str]]
+    rad: dict[str, list[str]]
+    rounded: dict[str, dict[str, list[float | None]]]
+    undecided: dict[str, list[int]]
+    precisions: list[int]
+
+
+def certify(evaluate: Callable[[int], dict[str, np.ndarray]], digits: int,
+            max_bits: int | None = None) -> Certified:
+    """Evaluate at rising precision until every value is decided, or `max_bits` is passed.
+
+    `evaluate(bits)` returns object arrays of mpf computed at that working precision.
+    """
+    bits = math.ceil(digits * math.log2(10)) + STEP_BITS
+    max_bits = max_bits or 8 * bits
+    previous = evaluate(bits)
+    precisions = [bits]
+    while True:
+        bits_high = bits + STEP_BITS
+        current = evaluate(bits_high)
+        precisions.append(bits_high)
+        with mpmath.workprec(bits_high + 64):
+            result, all_decided = _enclose(previous, current, bits, bits_high, digits)
+        if all_decided or 2 * bits > max_bits:
+            result.precisions = precisions
+            return result
+        bits = 2 * bits
+        previous = evaluate(bits)
+        precisions.append(bits)
+
+
+def _enclose(previous: dict[str, np.ndarray], current: dict[str, np.ndarray], bits_low: int,
+             bits: int, digits: int) -> tuple[Certified, bool]:
+    out = Certified({}, {}, {}, {}, {}, [])
+    all_decided = True
+    tolerance = mpmath.mpf(10) ** -digits
+    for name, values in current.items():
+        mids, rads, undecided = [], [], []
+        rounded: dict[str, list[float | None]] = {fmt: [] for fmt in FORMATS}
+        for index, (low, high) in enumerate(zip(previous[name].flat, values.flat)):
+            mid = mpmath.mpf(high)
+            if mid == low and _mantissa_bits(mid) <= bits_low - UNIT_SLACK_BITS:
+                # The same short dyadic at both precisions: nothing was rounded (an exact
+                # sum through relu, a state passed through, a padded zero).
+                radius = mpmath.mpf(0)
+            else:
+                radius = abs(mid - low) + abs(mid) * mpmath.ldexp(1, UNIT_SLACK_BITS - bits)
+            # Decided: the binary enclosure is narrower than the digits asked for, and
+            # both its ends round alike in every format.
+            ends = [round_to(mid - radius, f) for f in FORMATS.values()]
+            decided = ends == [round_to(mid + radius, f) for f in FORMATS.values()]
+            decided = decided and radius <= tolerance * abs(mid)
+            text = mpmath.nstr(mid, digits, strip_zeros=False) if mid else "0"
+            radius += abs(mpmath.mpf(text) - mid)  # the stored, decimal enclosure
+            if not decided:
+                undecided.append(index)
+                all_decided = False
+            for fmt, value in zip(FORMATS, ends):
+                rounded[fmt].append(value if decided else None)
+            mids.append(text)
+            rads.append(_round_up(radius))
+        out.shapes[name] = values.shape
+        out.mid[name], out.rad[name], out.rounded[name] = mids, rads, rounded
+        if undecided:
+            out.undecided[name] = undecided
+    return out, all_decided
+
+
+def _mantissa_bits(value: mpmath.mpf) -> int:
+    return int(value._mpf_[3])
+
+
+def _round_up(radius: mpmath.mpf) -> str:
+    """`radius` rounded up to two significant decimal digits, as "12e-45"."""
+    if radius == 0:
+        return "0"
+    exponent = int(mpmath.floor(mpmath.log10(radius))) - 1
+    mantissa = int(mpmath.ceil(radius / mpmath.mpf(10) ** exponent))
+    if mantissa >= 100:  # log10 landed just below a power of ten
+        mantissa, exponent = -(-mantissa // 10), exponent + 1
+    return f"{mantissa}e{exponent}"

@@ -1,0 +1,175 @@
+"""Generate a suite of golden files: one file per cell kind, one test group per spec.
+
+    lstm-ref golden generate --suite standard --out golden/standard
+
+Each test stores its exact inputs, parameters and output cotangents; its expected
+outputs (and, for most cases, the gradients of every input and parameter) as certified
+enclosures with correctly rounded float64, float32, float16 and bfloat16 values.
+The same arguments give byte-identical files on any machine.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lstm_ref import __version__
+from lstm_ref.exact import backward, forward
+from lstm_ref.files import write_atomically
+from lstm_ref.golden.catalogue import FLAGS, Case, suite
+from lstm_ref.golden.certify import METHOD, METHOD_NOTE, Certified, certify
+from lstm_ref.golden.format import (
+    FORMAT_NAME, FORMAT_VERSION, SCHEMA_NAME, dumps, encode_exact, hex_float, write_manifest,
+)
+from lstm_ref.grid import GridSampler
+from lstm_ref.params import parameter_layout
+
+DEFAULT_DIGITS = 30
+HEADER = [
+    "Golden vectors for recurrent layers, computed exactly by lstm_ref from its SymPy equations.",
+    "Conventions (shapes, parameter names, variable lengths): docs/conventions.md of lstm_ref.",
+    "Inputs, parameters and cotangents are exact hex floats on the grid shared by bfloat16 and "
+    "float16. Each expected value is an enclosure: a decimal midpoint `mid` and a radius `rad` "
+    "(the true value lies in [mid - rad, mid + rad]), and its correct rounding to float64, "
+    "float32, float16 and bfloat16 (hex floats; round to nearest, ties to even), rounded from "
+    "the enclosure itself. null marks a value the certification could not decide.",
+    "Gradients (grad.*) are those of L = sum(cotangent * output) over the outputs.",
+]
+
+
+def cotangents(case: Case, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """The case's output cotangents, drawn on the grid from their own stream."""
+    sampler = GridSampler(case.seed, stream=2)
+    return {name: sampler.draw(shape, 1.0) for name, shape in shapes.items()}
+
+
+def evaluator(case: Case) -> tuple[Callable[[int], dict[str, np.ndarray]], dict[str, Any]]:
+    """A function of the working precision giving every stored value, and the test's inputs."""
+    spec = case.spec
+    params, inputs = case.draw()
+    args = (spec, params, inputs.x, inputs.h0, inputs.c0, inputs.seq_lens)
+    probe = forward(*args, bits=64)
+    outputs = {"y": probe.y, "h_n": probe.h_n, "c_n": probe.c_n, "y_out": probe.y_out}
+    shapes = {k: v.shape for k, v in outputs.items() if v is not None}
+    cot = cotangents(case, shapes) if case.gradients else {}
+
+    def evaluate(bits: int) -> dict[str, np.ndarray]:
+        if not case.gradients:
+            result = forward(*args, bits=bits)
+            values = {"y": result.y, "h_n": result.h_n, "c_n": result.c_n, "y_out": result.y_out}
+            return {k: v.values for k, v in values.items() if v is not None}
+        grads = backward(*args, cotangents=cot, bits=bits)
+        r = grads.forward
+        values = {"y": r.y, "h_n": r.h_n, "c_n": r.c_n, "y_out": r.y_out,
+                  "grad.x": grads.x, "grad.h0": grads.h0, "grad.c0": grads.c0}
+        values.update({f"grad.{k}": v for k, v in grads.params.items()})
+        return {k: v.values for k, v in values.items() if v is not None}
+
+    stored = {
+        "inputs": {"x": encode_exact(inputs.x), "h0": encode_exact(inputs.h0),
+                   **({"c0": encode_exact(inputs.c0)} if inputs.c0 is not None else {}),
+                   "seq_lens": [int(n) for n in inputs.seq_lens]},
+        "params": {name: encode_exact(value) for name, value in params.items()},
+    }
+    if cot:
+        stored["cotangents"] = {name: encode_exact(value) for name, value in cot.items()}
+    return evaluate, stored
+
+
+def test_document(case: Case, tc_id: int, digits: int) -> dict[str, Any]:
+    evaluate, stored = evaluator(case)
+    certified = certify(evaluate, digits)
+    return {
+        "tcId": tc_id,
+        "id": case.id,
+        "comment": case.comment,
+        "flags": list(case.flags),
+        **stored,
+        "expected": expected_document(certified),
+        "certification": {
+            "method": METHOD,
+            "precisions": certified.precisions,
+            "undecided": {k: v for k, v in certified.undecided.items()},
+        },
+    }
+
+
+def expected_document(certified: Certified) -> dict[str, Any]:
+    out = {}
+    for name, shape in certified.shapes.items():
+        entry: dict[str, Any] = {"shape": list(shape), "mid": certified.mid[name],
+                                 "rad": certified.rad[name]}
+        for fmt, values in certified.rounded[name].items():
+            entry[fmt] = [None if v is None else hex_float(v) for v in values]
+        out[name] = entry
+    return out
+
+
+def suite_documents(name: str, digits: int = DEFAULT_DIGITS,
+                    progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
+    """Every file of a suite, as JSON documents keyed by file name."""
+    cases = suite(name)
+    documents: dict[str, Any] = {}
+    done = 0
+    for cell in ("lstm", "gru", "rnn"):
+        mine = [c for c in cases if c.spec.cell == cell]
+        if not mine:
+            continue
+        groups: dict[str, dict[str, Any]] = {}
+        for tc_id, case in enumerate(mine, start=1):
+            if progress:
+                progress(done, len(cases), case.id)
+            key = dumps(case.spec.to_json())
+            if key not in groups:
+                layout = parameter_layout(case.spec)
+                groups[key] = {
+                    "spec": case.spec.to_json(),
+                    "parameters": {k: {"shape": list(s), "dims": d} for k, (s, d) in layout.items()},
+                    "tests": [],
+                }
+            groups[key]["tests"].append(test_document(case, tc_id, digits))
+            done += 1
+        used = sorted({flag for case in mine for flag in case.flags})
+        documents[f"{cell}.json"] = {
+            "format": FORMAT_NAME,
+            "formatVersion": FORMAT_VERSION,
+            "generator": {"name": "lstm_ref", "version": __version__},
+            "schema": SCHEMA_NAME,
+            "suite": name,
+            "cell": cell,
+            "numberOfTests": len(mine),
+            "header": HEADER,
+            "notes": {f: {"bugType": FLAGS[f][0], "description": FLAGS[f][1]} for f in used},
+            "certification": {"method": METHOD, "description": METHOD_NOTE, "digits": digits},
+            "testGroups": list(groups.values()),
+        }
+    if progress:
+        progress(done, len(cases), "done")
+    return documents
+
+
+def generate(name: str, out: Path, digits: int = DEFAULT_DIGITS, quiet: bool = False) -> list[Path]:
+    """Write a suite's files and its manifest into `out`; returns the paths written."""
+    if digits < 17 or digits > 200:
+        raise ValueError(f"`digits` must be in [17, 200] (17 identify a float64); got {digits}")
+
+    def show(done: int, total: int, label: str) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label:40}")
+        if label == "done":
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    documents = suite_documents(name, digits, None if quiet else show)
+    paths = []
+    for file_name, document in documents.items():
+        path = out / file_name
+        write_atomically(path, dumps(document))
+        paths.append(path)
+    paths.append(write_manifest(out, paths, name))
+    return paths
