@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 
 import mpmath
 import numpy as np
@@ -97,14 +98,15 @@ def _enclose(previous: dict[str, np.ndarray], current: dict[str, np.ndarray], bi
             decided = ends == [round_to(mid + radius, f) for f in FORMATS.values()]
             decided = decided and radius <= tolerance * abs(mid)
             text = mpmath.nstr(mid, digits, strip_zeros=False) if mid else "0"
-            radius += abs(mpmath.mpf(text) - mid)  # the stored, decimal enclosure
+            # The stored, decimal enclosure, in exact rational arithmetic.
+            stored_radius = _exact(radius) + abs(Fraction(text) - _exact(mid))
             if not decided:
                 undecided.append(index)
                 all_decided = False
             for fmt, value in zip(FORMATS, ends):
                 rounded[fmt].append(value if decided else None)
             mids.append(text)
-            rads.append(_round_up(radius))
+            rads.append(_round_up(stored_radius))
         out.shapes[name] = values.shape
         out.mid[name], out.rad[name], out.rounded[name] = mids, rads, rounded
         if undecided:
@@ -116,12 +118,26 @@ def _mantissa_bits(value: mpmath.mpf) -> int:
     return int(value._mpf_[3])
 
 
-def _round_up(radius: mpmath.mpf) -> str:
-    """`radius` rounded up to two significant decimal digits, as "12e-45"."""
+def _exact(value: mpmath.mpf) -> Fraction:
+    sign, man, exp, _ = value._mpf_
+    magnitude = Fraction(man) * Fraction(2) ** exp
+    return -magnitude if sign else magnitude
+
+
+def _round_up(radius: Fraction) -> str:
+    """`radius` rounded up to two significant decimal digits, as "12e-45" (exactly).
+
+    >>> _round_up(Fraction(1234, 10**40)), _round_up(Fraction(25, 10**32)), _round_up(Fraction(0))
+    ('13e-39', '25e-32', '0')
+    """
     if radius == 0:
         return "0"
-    exponent = int(mpmath.floor(mpmath.log10(radius))) - 1
-    mantissa = int(mpmath.ceil(radius / mpmath.mpf(10) ** exponent))
-    if mantissa >= 100:  # log10 landed just below a power of ten
-        mantissa, exponent = -(-mantissa // 10), exponent + 1
+    exponent = len(str(radius.numerator)) - len(str(radius.denominator)) - 3
+    while radius >= Fraction(100) * Fraction(10) ** exponent:
+        exponent += 1
+    while radius < Fraction(10) * Fraction(10) ** exponent:
+        exponent -= 1
+    mantissa = math.ceil(radius / Fraction(10) ** exponent)
+    if mantissa == 100:
+        mantissa, exponent = 10, exponent + 1
     return f"{mantissa}e{exponent}"

@@ -26,7 +26,9 @@ from lstm_ref.golden.format import (
     FORMAT_NAME, FORMAT_VERSION, SCHEMA_NAME, dumps, encode_exact, hex_float, write_manifest,
 )
 from lstm_ref.grid import GridSampler
-from lstm_ref.params import parameter_layout
+from lstm_ref.inputs import Inputs
+from lstm_ref.params import Params, parameter_layout
+from lstm_ref.spec import Spec
 
 DEFAULT_DIGITS = 30
 HEADER = [
@@ -47,27 +49,34 @@ def cotangents(case: Case, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.n
     return {name: sampler.draw(shape, 1.0) for name, shape in shapes.items()}
 
 
-def evaluator(case: Case) -> tuple[Callable[[int], dict[str, np.ndarray]], dict[str, Any]]:
-    """A function of the working precision giving every stored value, and the test's inputs."""
-    spec = case.spec
-    params, inputs = case.draw()
+def values_at(spec: Spec, params: Params, inputs: Inputs, cot: dict[str, np.ndarray],
+              bits: int) -> dict[str, np.ndarray]:
+    """Every stored value of a test at a working precision: the outputs, and with
+    cotangents the gradients ("grad.x", "grad.h0", "grad.c0", "grad.<parameter>")."""
     args = (spec, params, inputs.x, inputs.h0, inputs.c0, inputs.seq_lens)
-    probe = forward(*args, bits=64)
-    outputs = {"y": probe.y, "h_n": probe.h_n, "c_n": probe.c_n, "y_out": probe.y_out}
-    shapes = {k: v.shape for k, v in outputs.items() if v is not None}
-    cot = cotangents(case, shapes) if case.gradients else {}
-
-    def evaluate(bits: int) -> dict[str, np.ndarray]:
-        if not case.gradients:
-            result = forward(*args, bits=bits)
-            values = {"y": result.y, "h_n": result.h_n, "c_n": result.c_n, "y_out": result.y_out}
-            return {k: v.values for k, v in values.items() if v is not None}
+    if not cot:
+        r = forward(*args, bits=bits)
+        values = {"y": r.y, "h_n": r.h_n, "c_n": r.c_n, "y_out": r.y_out}
+    else:
         grads = backward(*args, cotangents=cot, bits=bits)
         r = grads.forward
         values = {"y": r.y, "h_n": r.h_n, "c_n": r.c_n, "y_out": r.y_out,
                   "grad.x": grads.x, "grad.h0": grads.h0, "grad.c0": grads.c0}
         values.update({f"grad.{k}": v for k, v in grads.params.items()})
-        return {k: v.values for k, v in values.items() if v is not None}
+    return {k: v.values for k, v in values.items() if v is not None}
+
+
+def evaluator(case: Case) -> tuple[Callable[[int], dict[str, np.ndarray]], dict[str, Any]]:
+    """A function of the working precision giving every stored value, and the test's inputs."""
+    spec = case.spec
+    params, inputs = case.draw()
+    probe = forward(spec, params, inputs.x, inputs.h0, inputs.c0, inputs.seq_lens, bits=64)
+    outputs = {"y": probe.y, "h_n": probe.h_n, "c_n": probe.c_n, "y_out": probe.y_out}
+    shapes = {k: v.shape for k, v in outputs.items() if v is not None}
+    cot = cotangents(case, shapes) if case.gradients else {}
+
+    def evaluate(bits: int) -> dict[str, np.ndarray]:
+        return values_at(spec, params, inputs, cot, bits)
 
     stored = {
         "inputs": {"x": encode_exact(inputs.x), "h0": encode_exact(inputs.h0),
