@@ -128,7 +128,7 @@ def _round_up(radius: Fraction) -> str:
     """`radius` rounded up to two significant decimal digits, as "12e-45" (exactly).
 
     >>> _round_up(Fraction(1234, 10**40)), _round_up(Fraction(25, 10**32)), _round_up(Fraction(0))
-    ('13e-39', '25e-32', '0')
+    ('13e-38', '25e-32', '0')
     """
     if radius == 0:
         return "0"
