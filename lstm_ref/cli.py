@@ -3,11 +3,15 @@
     lstm-ref forward [--cell lstm] [--digits 30] [--steps 3 --batch 2] ...
     lstm-ref derive CELL [--variant V ...] [--format text|unicode|latex|markdown] [--gradients]
     lstm-ref derive --write derivations/
+    lstm-ref golden generate [--suite NAME] [--out DIR] [--digits N]
+    lstm-ref golden verify DIR [DIR ...]
+    lstm-ref golden show FILE
 
 `forward` evaluates a layer stack exactly on seeded grid inputs and prints the
 outputs to the requested number of significant digits (text or JSON). `derive`
 prints the equations, and with --gradients their derivatives and the BPTT
-recurrences; --write regenerates the committed derivations.
+recurrences; --write regenerates the committed derivations. `golden` writes,
+verifies and summarises certified golden vectors.
 Exit status: 0 on success, 2 on a usage error (the message says what to change).
 """
 
@@ -28,6 +32,9 @@ from lstm_ref.derivation.names import FORMATS
 from lstm_ref.derivation.printing import derivation_files, document
 from lstm_ref.exact import forward, precision
 from lstm_ref.files import write_atomically
+from lstm_ref.golden import SUITES, generate, verify
+from lstm_ref.golden.generate import DEFAULT_DIGITS, progress_bar
+from lstm_ref.golden.show import summary
 from lstm_ref.inputs import random_inputs
 from lstm_ref.params import random_params
 from lstm_ref.spec import CELLS, DIRECTIONS, GRU_RESETS, MERGES, NONLINEARITIES, Spec
@@ -142,6 +149,45 @@ def run_derive(args: argparse.Namespace) -> int:
     return 0
 
 
+def _golden_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("golden", help="generate, verify or show certified golden vectors",
+                       description="Certified golden vectors: generate a suite, verify files "
+                       "(checksums, schema, recomputation), or summarise a file.")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    g = actions.add_parser("generate", help="write a suite's files and manifest")
+    g.add_argument("--suite", choices=SUITES, default="standard")
+    g.add_argument("--out", default=None, metavar="DIR", help="default: golden/SUITE")
+    g.add_argument("--digits", type=int, default=DEFAULT_DIGITS,
+                   help="significant digits of each stored midpoint")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    v = actions.add_parser("verify", help="check checksums and schema, recompute every value")
+    v.add_argument("directories", nargs="+", metavar="DIR")
+    v.add_argument("--no-recompute", action="store_true", help="only checksums and schema")
+    v.add_argument("--quiet", action="store_true", help="no progress bar")
+    s = actions.add_parser("show", help="a readable summary of a golden file")
+    s.add_argument("file", metavar="FILE")
+
+
+def run_golden(args: argparse.Namespace) -> int:
+    if args.action == "generate":
+        out = Path(args.out or f"golden/{args.suite}")
+        for path in generate(args.suite, out, args.digits, quiet=args.quiet):
+            print(path)
+        return 0
+    if args.action == "verify":
+        failed = False
+        for directory in args.directories:
+            problems = verify(directory, recompute=not args.no_recompute,
+                              progress=None if args.quiet else progress_bar)
+            for problem in problems:
+                print(problem)
+            print(f"{directory}: {'FAILED, ' + str(len(problems)) + ' problem(s)' if problems else 'ok'}")
+            failed = failed or bool(problems)
+        return 1 if failed else 0
+    print(summary(Path(args.file)), end="")
+    return 0
+
+
 def run_forward(args: argparse.Namespace) -> int:
     spec = _spec(args)
     seq_lens = None if args.seq_lens is None else np.array(args.seq_lens)
@@ -186,10 +232,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _forward_parser(sub)
     _derive_parser(sub)
+    _golden_parser(sub)
     args = parser.parse_args(argv)
+    commands = {"forward": run_forward, "derive": run_derive, "golden": run_golden}
     try:
-        return {"forward": run_forward, "derive": run_derive}[args.command](args)
-    except (ValueError, TypeError) as error:
+        return commands[args.command](args)
+    except (ValueError, TypeError, FileNotFoundError) as error:
         print(f"lstm-ref {args.command}: error: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader (head, less) stopped early: not an error

@@ -119,7 +119,10 @@ def _cases() -> list[Case]:
 
     both = ("smoke", "standard")
     core = ("GateOrder", "BiasSplit", "ForgetBias", "Transposed", "StateOrder",
-            "RecurrentWeights", "InitialState", "Gradients")
+            "RecurrentWeights", "InitialState", "Gradients")  # LSTM
+    core_gru = ("GateOrder", "BiasSplit", "Transposed", "RecurrentWeights", "InitialState",
+                "Gradients")
+    core_rnn = ("BiasSplit", "Transposed", "RecurrentWeights", "InitialState", "Gradients")
 
     def lstm(**kw: object) -> Spec:
         return Spec("lstm", input_size=3, hidden_size=4, **kw)  # type: ignore[arg-type]
@@ -135,12 +138,12 @@ def _cases() -> list[Case]:
     add("lstm-basic", "LSTM, random weights and states, lengths 5, 3 and 0.",
         core + ("VariableLength", "LengthZero"), lstm(), seq_lens=lens, suites=both)
     add("gru-basic", "GRU (reset after), random weights and states, lengths 5, 3 and 0.",
-        core + ("VariableLength", "LengthZero", "ResetPlacement", "UpdateGate"), gru(),
+        core_gru + ("VariableLength", "LengthZero", "ResetPlacement", "UpdateGate"), gru(),
         seq_lens=lens, suites=both)
     add("gru-reset-before", "GRU with the reset gate before the recurrent matmul (ONNX default).",
-        core + ("ResetPlacement", "UpdateGate"), gru(gru_reset="before"), suites=both)
-    add("rnn-tanh", "Elman RNN, tanh.", core + ("Nonlinearity",), rnn(), suites=both)
-    add("rnn-relu", "Elman RNN, relu.", core + ("Nonlinearity",), rnn(nonlinearity="relu"),
+        core_gru + ("ResetPlacement", "UpdateGate"), gru(gru_reset="before"), suites=both)
+    add("rnn-tanh", "Elman RNN, tanh.", core_rnn + ("Nonlinearity",), rnn(), suites=both)
+    add("rnn-relu", "Elman RNN, relu.", core_rnn + ("Nonlinearity",), rnn(nonlinearity="relu"),
         seq_lens=(5, 2, 4), suites=both)
     add("lstm-bi-concat", "Bidirectional LSTM, concatenated, variable lengths.",
         core + ("ReverseAlignment", "Merge", "VariableLength", "LengthZero"),

@@ -161,20 +161,22 @@ def suite_documents(name: str, digits: int = DEFAULT_DIGITS,
     return documents
 
 
+def progress_bar(done: int, total: int, label: str) -> None:
+    """A one-line progress bar on standard error."""
+    width = 30
+    filled = width * done // max(total, 1)
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label:40}")
+    if label == "done":
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
 def generate(name: str, out: Path, digits: int = DEFAULT_DIGITS, quiet: bool = False) -> list[Path]:
     """Write a suite's files and its manifest into `out`; returns the paths written."""
     if digits < 17 or digits > 200:
         raise ValueError(f"`digits` must be in [17, 200] (17 identify a float64); got {digits}")
 
-    def show(done: int, total: int, label: str) -> None:
-        width = 30
-        filled = width * done // max(total, 1)
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label:40}")
-        if label == "done":
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    documents = suite_documents(name, digits, None if quiet else show)
+    documents = suite_documents(name, digits, None if quiet else progress_bar)
     paths = []
     for file_name, document in documents.items():
         path = out / file_name
