@@ -1,0 +1,267 @@
+"""Golden files: deterministic, verified, certified, and loud about every corruption."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+
+import textbook
+from helpers import normwise_relative
+from lstm_ref.cli import main
+from lstm_ref.files import sha256
+from lstm_ref.golden import CATALOGUE, FLAGS, generate, load_suite, suite, verify
+from lstm_ref.golden.format import MANIFEST, GoldenFormatError
+from lstm_ref.golden.schema import errors, schema
+from lstm_ref.spec import ACTIVATIONS, MERGES
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+
+
+@pytest.mark.parametrize("name", ["smoke", "standard"])
+def test_committed_suite_is_what_the_generator_writes(name, tmp_path):
+    """Byte-identical regeneration: deterministic, and the committed files are current."""
+    generate(name, tmp_path, quiet=True)
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == sorted(p.name for p in (GOLDEN / name).iterdir())
+    for file in written:
+        assert (tmp_path / file).read_bytes() == (GOLDEN / name / file).read_bytes(), (
+            f"golden/{name}/{file} is out of date: run `lstm-ref golden generate --suite {name}`")
+
+
+def test_generating_twice_gives_the_same_bytes(tmp_path):
+    generate("smoke", tmp_path / "a", quiet=True)
+    generate("smoke", tmp_path / "b", quiet=True)
+    for path in (tmp_path / "a").iterdir():
+        assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes()
+
+
+@pytest.mark.parametrize("name", ["smoke", "standard"])
+def test_committed_suites_verify(name):
+    assert verify(GOLDEN / name) == []
+
+
+@pytest.mark.parametrize("name", ["smoke", "standard"])
+def test_every_stored_rounding_is_certified(name):
+    for file in sorted((GOLDEN / name).glob("*.json")):
+        document = json.loads(file.read_text())
+        if file.name == MANIFEST:
+            continue
+        assert document["certification"]["method"] == "ziv-mpmath"
+        assert "heuristic" in document["certification"]["description"]
+        for group in document["testGroups"]:
+            for test in group["tests"]:
+                assert test["certification"]["undecided"] == {}
+                assert len(test["certification"]["precisions"]) >= 2
+                for entry in test["expected"].values():
+                    for fmt in ("float64", "float32", "float16", "bfloat16"):
+                        assert None not in entry[fmt]
+
+
+def test_expected_values_agree_with_the_textbook():
+    """The stored float64 outputs, against the independent float64 transcription."""
+    for case in load_suite(GOLDEN / "standard"):
+        y, h_n, c_n, y_out = textbook.run(case.spec, dict(case.params), case.inputs.x,
+                                          case.inputs.h0, case.inputs.c0, case.inputs.seq_lens)
+        expected = case.expected("float64")
+        theirs = {"y": y, "h_n": h_n, "c_n": c_n, "y_out": y_out}
+        for name, value in theirs.items():
+            if value is not None:
+                error = normwise_relative(expected[name], value)
+                tolerance = 1e-13 if "long" not in case.id else 1e-12
+                assert error <= tolerance, (case.id, name, error)
+
+
+def test_loader_gives_every_dtype():
+    case = load_suite(GOLDEN / "smoke")[0]
+    for dtype, kind in [("float64", np.float64), ("float32", np.float32),
+                        ("float16", np.float16), ("bfloat16", np.float32)]:
+        x, h0, c0 = case.inputs_as(dtype)
+        assert x.dtype == kind and np.array_equal(x.astype(np.float64), case.inputs.x)
+        assert all(v.dtype == kind for v in case.expected(dtype).values())
+    bits = case.expected("bfloat16")["y"].view(np.uint32)
+    assert not (bits & 0xFFFF).any()  # bfloat16 values held in float32
+    mid, rad = case.enclosure("y")
+    assert mid.shape == rad.shape == case.expected()["y"].shape
+
+
+def test_suite_name_resolution_and_errors():
+    assert [c.id for c in load_suite("smoke")] == [c.id for c in load_suite(GOLDEN / "smoke")]
+    with pytest.raises(FileNotFoundError, match="`suite` 'nope' is neither a directory nor a suite"):
+        load_suite("nope")
+
+
+# --- corruption -----------------------------------------------------------------------
+
+@pytest.fixture
+def copy(tmp_path):
+    target = tmp_path / "smoke"
+    shutil.copytree(GOLDEN / "smoke", target)
+    return target
+
+
+def rewrite(directory: Path, name: str, change, update_manifest=True):
+    path = directory / name
+    text = change(path.read_text())
+    path.write_text(text)
+    if update_manifest:
+        manifest = json.loads((directory / MANIFEST).read_text())
+        manifest["files"][name] = sha256(path)
+        (directory / MANIFEST).write_text(json.dumps(manifest))
+
+
+def edit(function):
+    def change(text):
+        document = json.loads(text)
+        function(document)
+        return json.dumps(document)
+    return change
+
+
+def first_test(document):
+    return document["testGroups"][0]["tests"][0]
+
+
+def test_changed_digit_is_caught_by_recomputation(copy):
+    def corrupt(document):
+        mid = first_test(document)["expected"]["y"]["mid"]
+        mid[7] = mid[7][:-12] + ("1" if mid[7][-12] != "1" else "2") + mid[7][-11:]
+    rewrite(copy, "lstm.json", edit(corrupt))
+    problems = verify(copy)
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{copy / 'lstm.json'}: test 'lstm-basic': y[7] = ")
+    assert "lies outside the stored enclosure" in problems[0]
+
+
+def test_changed_rounding_is_caught(copy):
+    def corrupt(document):
+        stored = first_test(document)["expected"]["h_n"]["float32"]
+        stored[2] = "0x1p-1" if stored[2] != "0x1p-1" else "0x1p-2"
+    rewrite(copy, "gru.json", edit(corrupt))
+    (problem,) = verify(copy)
+    assert problem.startswith(f"{copy / 'gru.json'}: test 'gru-basic': h_n[2] float32: stored ")
+    assert ", but the value " in problem
+
+
+def test_changed_input_is_caught(copy):
+    def corrupt(document):
+        first_test(document)["inputs"]["x"]["values"][0] = "0x1p-3"
+    rewrite(copy, "rnn.json", edit(corrupt))
+    problems = verify(copy)
+    assert problems and all("test 'rnn-tanh'" in p for p in problems)
+
+
+def test_changed_byte_without_manifest_is_a_checksum_error(copy):
+    rewrite(copy, "lstm.json", lambda t: t.replace('"mid": ["0.', '"mid": ["1.', 1),
+            update_manifest=False)
+    (problem,) = verify(copy)
+    assert problem.startswith(f"{copy / 'lstm.json'}: sha256 ")
+    assert "differs from the manifest's" in problem and "regenerate it" in problem
+
+
+def test_wrong_checksum(copy):
+    manifest = json.loads((copy / MANIFEST).read_text())
+    manifest["files"]["gru.json"] = "0" * 64
+    (copy / MANIFEST).write_text(json.dumps(manifest))
+    (problem,) = verify(copy)
+    assert "differs from the manifest's 0000000000000000" in problem
+
+
+def test_truncated_file(copy):
+    rewrite(copy, "lstm.json", lambda t: t[: len(t) // 2])
+    (problem,) = verify(copy)
+    assert problem.startswith(f"{copy / 'lstm.json'}: not valid JSON (")
+    assert "the file may be truncated" in problem
+
+
+def test_schema_violation(copy):
+    def corrupt(document):
+        first_test(document)["flags"] = "GateOrder"
+        del document["testGroups"][0]["tests"][0]["comment"]
+    rewrite(copy, "lstm.json", edit(corrupt))
+    (problem,) = verify(copy)
+    assert problem == (
+        f"{copy / 'lstm.json'}: does not follow golden-v1.schema.json:\n"
+        "  $.testGroups[0].tests[0]: missing required key 'comment'\n"
+        "  $.testGroups[0].tests[0].flags: expected array; got str"
+    )
+
+
+def test_unknown_version(copy):
+    rewrite(copy, "rnn.json", edit(lambda d: d.update(formatVersion=2)))
+    (problem,) = verify(copy)
+    assert problem == (f"{copy / 'rnn.json'}: `formatVersion` 2 is not supported; this lstm_ref "
+                       "reads 1: upgrade lstm_ref or regenerate the file")
+
+
+def test_missing_and_unlisted_files(copy):
+    (copy / "gru.json").rename(copy / "extra.json")
+    assert verify(copy) == [f"{copy / 'gru.json'}: listed in the manifest but missing"]
+
+
+def test_verify_command_exit_codes(copy, capsys):
+    assert main(["golden", "verify", str(copy), "--quiet"]) == 0
+    assert capsys.readouterr().out == f"{copy}: ok\n"
+    rewrite(copy, "rnn.json", edit(lambda d: d.update(formatVersion=2)))
+    assert main(["golden", "verify", str(copy), "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert out.endswith(f"{copy}: FAILED, 1 problem(s)\n") and "formatVersion" in out
+
+
+def test_show_command(capsys):
+    assert main(["golden", "show", str(GOLDEN / "smoke" / "rnn.json")]) == 0
+    out = capsys.readouterr().out
+    assert "rnn tests of suite 'smoke', format 1" in out and "rnn-output" in out
+
+
+def test_loader_refuses_corrupted_file(copy):
+    rewrite(copy, "lstm.json", edit(lambda d: first_test(d)["params"].pop("layer0.W_x[i]")))
+    with pytest.raises(GoldenFormatError, match="missing \\['layer0.W_x\\[i\\]'\\]"):
+        load_suite(copy)
+
+
+# --- schema ---------------------------------------------------------------------------
+
+MUTATIONS = [
+    lambda d: d.pop("notes"),
+    lambda d: d.update(cell="lstm2"),
+    lambda d: first_test(d)["expected"]["y"].update(float16=[1.0]),
+    lambda d: first_test(d)["inputs"]["x"]["values"].__setitem__(0, "0.5"),
+    lambda d: first_test(d).update(tcId=0),
+    lambda d: d["testGroups"][0].update(extra=True),
+    lambda d: first_test(d)["certification"].update(precisions=[]),
+]
+
+
+@pytest.mark.parametrize("mutation", range(len(MUTATIONS)))
+def test_schema_validator_agrees_with_jsonschema(mutation):
+    document = json.loads((GOLDEN / "smoke" / "lstm.json").read_text())
+    assert errors(document) == []
+    jsonschema.validate(document, schema())
+    MUTATIONS[mutation](document)
+    mine = errors(document)
+    theirs = list(jsonschema.Draft202012Validator(schema()).iter_errors(document))
+    assert mine and theirs and len(mine) == len(theirs)
+
+
+# --- catalogue -----------------------------------------------------------------------
+
+def test_catalogue_covers_every_flag_and_variant():
+    standard = suite("standard")
+    used = {flag for case in standard for flag in case.flags}
+    assert used == set(FLAGS)
+    assert set(FLAGS) <= {flag for case in CATALOGUE for flag in case.flags}
+    specs = [case.spec for case in standard]
+    assert {a.name for s in specs for a in s.activations} == set(ACTIVATIONS)
+    assert {s.merge for s in specs if s.direction == "bidirectional"} == set(MERGES)
+    assert {s.gru_reset for s in specs if s.cell == "gru"} == {"after", "before"}
+    assert {s.nonlinearity for s in specs if s.cell == "rnn"} >= {"tanh", "relu"}
+    assert {s.num_layers for s in specs} >= {1, 2, 3}
+    assert any(c.steps >= 64 for c in standard) and any(c.steps == 1 for c in standard)
+    assert any(c.seq_lens and 0 in c.seq_lens for c in standard)
+    ids = [c.id for c in CATALOGUE]
+    assert len(ids) == len(set(ids))
