@@ -265,3 +265,11 @@ def test_catalogue_covers_every_flag_and_variant():
     assert any(c.seq_lens and 0 in c.seq_lens for c in standard)
     ids = [c.id for c in CATALOGUE]
     assert len(ids) == len(set(ids))
+
+
+def test_edge_suite_generates_and_verifies(tmp_path):
+    paths = generate("edge", tmp_path, quiet=True)
+    assert [p.name for p in paths] == ["lstm.json", "gru.json", "rnn.json", MANIFEST]
+    assert verify(tmp_path) == []
+    ids = {c.id for c in load_suite(tmp_path)}
+    assert ids == {c.id for c in suite("edge")}
