@@ -10,20 +10,16 @@ lengths, directions, merges, layers and the output layer follow the forward pass
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
-import mpmath
 import numpy as np
-import sympy as sp
 
 from lstm_ref.derivation.bptt import adjoints
 from lstm_ref.equations import merge_program, output_program, step_program
-from lstm_ref.equations.activations import MPMATH_FUNCTIONS
 from lstm_ref.equations.program import Program
-from lstm_ref.exact.arith import Fixed, affine, to_fixed, to_mpf
-from lstm_ref.exact.context import precision
+from lstm_ref.exact.backends import backend
+from lstm_ref.exact.context import to_bits
 from lstm_ref.exact.forward import Tape, run_forward
 from lstm_ref.exact.result import ForwardResult, MPArray
 from lstm_ref.exact.step import CompiledStep
@@ -61,12 +57,14 @@ def backward(
     cotangents: Mapping[str, object],
     digits: int | None = None,
     bits: int | None = None,
+    arithmetic: str = "mpmath",
 ) -> Gradients:
     """Gradients of sum(cotangent * output) over the outputs, for every input and parameter.
 
     `cotangents` maps any of "y", "h_n", "c_n", "y_out" to an array shaped like that
     output of :func:`~lstm_ref.forward`; missing ones are zero. Values at padded steps
     of "y" and "y_out" are ignored where those outputs are the constant zero.
+    `arithmetic` is "mpmath" (default) or "arb" (rigorous balls, the extra `flint`).
 
     >>> from lstm_ref import Spec, random_params, random_inputs
     >>> spec = Spec("gru", input_size=2, hidden_size=3)
@@ -81,13 +79,14 @@ def backward(
     if not isinstance(params, Params) or params.spec != spec:
         params = Params(spec, params)  # type: ignore[arg-type]
     inputs = validate_inputs(spec, x, h0, c0, seq_lens, force=spec.force)
-    with precision(digits, bits) as working_bits:
-        result, tape = run_forward(spec, params, inputs, working_bits)
-        cot = _cotangents(spec, result, cotangents)
-        return _backward(spec, params, inputs, result, tape, cot)
+    chosen = backend(arithmetic)
+    with chosen.precision(to_bits(digits, bits)) as working_bits:
+        result, tape = run_forward(spec, params, inputs, working_bits, arithmetic)
+        cot = _cotangents(result, cotangents, arithmetic)
+        return _backward(spec, params, inputs, result, tape, cot, arithmetic)
 
 
-def _cotangents(spec: Spec, result: ForwardResult, given: Mapping[str, object]) -> dict:
+def _cotangents(result: ForwardResult, given: Mapping[str, object], arithmetic: str) -> dict:
     if not isinstance(given, Mapping):
         raise TypeError(f"`cotangents` must be a mapping of output names to arrays; got "
                         f"{type(given).__name__}")
@@ -106,29 +105,31 @@ def _cotangents(spec: Spec, result: ForwardResult, given: Mapping[str, object]) 
             if array.shape != output.shape:
                 raise ValueError(f"`cotangents[{name!r}]` must have the shape of {name}, "
                                  f"{output.shape}; got {array.shape}")
-            cot[name] = to_mpf(array)
+            cot[name] = backend(arithmetic).vector(array)
         else:
-            cot[name] = _zeros(output.shape)
+            cot[name] = backend(arithmetic).full(output.shape, "0")
     return cot
 
 
 def _backward(spec: Spec, params: Params, inputs: Inputs, result: ForwardResult, tape: Tape,
-              cot: dict[str, np.ndarray]) -> Gradients:
+              cot: dict[str, np.ndarray], arithmetic: str) -> Gradients:
+    chosen = backend(arithmetic)
     lens = [int(n) for n in inputs.seq_lens]
-    grads = {name: _zeros(array.shape) for name, array in params.items()}
+    grads = {name: chosen.full(array.shape, "0") for name, array in params.items()}
     adj_top = cot["y"].copy()
     out = output_program(spec)
     if out is not None:
         adj_out = cot["y_out"].copy()
         if spec.padded_outputs == "zero":
+            zero = chosen.full((), "0")[()]
             for b, n in enumerate(lens):
-                adj_out[n:, b] = mpmath.mpf(0)
+                adj_out[n:, b] = zero
         adj_top += _pointwise_backward(out, params, "output", {"y": tape.layer_inputs[-1]},
-                                       adj_out, grads)["y"]
+                                       adj_out, grads, arithmetic)["y"]
     adj_h0, adj_c0 = cot["h_n"].copy(), None if result.c_n is None else cot["c_n"].copy()
     for layer in reversed(range(spec.num_layers)):
-        adj_dirs = _merge_backward(spec, layer, tape, adj_top, grads)
-        adj_input = _zeros(tape.layer_inputs[layer].shape)
+        adj_dirs = _merge_backward(spec, layer, tape, adj_top, grads, arithmetic)
+        adj_input = chosen.full(tape.layer_inputs[layer].shape, "0")
         for d, direction in enumerate(spec.directions):
             index = layer * spec.num_directions + d
             adj_y = adj_dirs[d]
@@ -141,7 +142,7 @@ def _backward(spec: Spec, params: Params, inputs: Inputs, result: ForwardResult,
                 states["c_prev"] = adj_c0[index]
             adj_x = _direction_backward(
                 spec, layer, direction, params, tape.steps[(layer, direction)], adj_y, states,
-                lens, grads,
+                lens, grads, arithmetic,
             )
             adj_input += adj_x
             adj_h0[index] = states["h_prev"]
@@ -154,7 +155,8 @@ def _backward(spec: Spec, params: Params, inputs: Inputs, result: ForwardResult,
     )
 
 
-def _direction_backward(spec, layer, direction, params, steps, adj_y, states, lens, grads):  # type: ignore[no-untyped-def]
+def _direction_backward(spec, layer, direction, params, steps, adj_y, states, lens, grads,  # type: ignore[no-untyped-def]
+                        arithmetic):
     """Backpropagate one direction of one layer over each sequence's valid prefix.
 
     `states` holds the adjoints of the final states; it is updated in place to those
@@ -162,9 +164,9 @@ def _direction_backward(spec, layer, direction, params, steps, adj_y, states, le
     """
     program = step_program(spec, layer)
     prefix = layer_prefix(layer, direction)
-    step = CompiledStep(program, params.of(prefix))
+    step = CompiledStep(program, params.of(prefix), arithmetic)
     reverse = direction == "reverse"
-    adj_x = _zeros(steps["x"].shape)
+    adj_x = step.backend.full(steps["x"].shape, "0")
     for k in reversed(range(max(lens, default=0))):
         rows = [b for b in range(len(lens)) if k < lens[b]]
         times = [lens[b] - 1 - k if reverse else k for b in rows]
@@ -186,12 +188,6 @@ def _step_backward(program: Program, step: CompiledStep, prefix: str,
     parameter gradients, summed over the batch rows, are added into `grads`."""
     rows = next(iter(values.values())).shape[0]
     adj: dict[str, np.ndarray] = {}
-    fixed: dict[str, Fixed] = {}
-
-    def partial(expr: sp.Expr) -> np.ndarray:
-        function, names = _compiled(expr)
-        return function(*[values[n] if n in values else step.vectors[n] for n in names])
-
     for adjoint in adjoints(program):
         if adjoint.is_parameter:
             total = grads[f"{prefix}.{adjoint.name}"]
@@ -200,42 +196,24 @@ def _step_backward(program: Program, step: CompiledStep, prefix: str,
                 if term.vector is not None:
                     total += np.dot(dt.T, values[term.vector])
                 elif term.partial is not None:
-                    total += (dt * partial(term.partial)).sum(axis=0)
+                    total += (dt * step.evaluate(term.partial, values)).sum(axis=0)
                 else:
                     total += dt.sum(axis=0)
             continue
         size = program.sizes[adjoint.name]
-        total = seed[adjoint.name] if adjoint.name in seed else _zeros((rows, size))
+        total = seed[adjoint.name] if adjoint.name in seed else step.backend.full((rows, size), "0")
         for term in adjoint.terms:
             dt = adj[term.target]
             if term.weight is not None:
-                if term.target not in fixed:
-                    fixed[term.target] = to_fixed(dt)
-                w = step.fixed[term.weight]
-                total = total + affine([(fixed[term.target], Fixed(w.ints.T, w.exp))], [])
+                total = total + step.backend.transpose_times(dt, step.weights[term.weight])
             else:
-                total = total + dt * partial(term.partial)
+                total = total + dt * step.evaluate(term.partial, values)
         adj[adjoint.name] = total
     return adj
 
 
-@lru_cache(maxsize=4096)
-def _compiled(expr: sp.Expr) -> tuple[Callable[..., np.ndarray], tuple[str, ...]]:
-    """A partial derivative as a numpy ufunc over mpf arrays, and its operands' names."""
-    names = tuple(sorted(s.name for s in expr.free_symbols))
-    function = sp.lambdify([sp.Symbol(n, real=True) for n in names], expr,
-                           modules=[MPMATH_FUNCTIONS, "mpmath"])
-    if not names:  # a constant, such as df/di = -1 for coupled gates
-        return _constant(mpmath.mpf(function())), names
-    return np.frompyfunc(lambda *a: mpmath.mpf(function(*a)), len(names), 1), names
-
-
-def _constant(value: mpmath.mpf) -> Callable[[], mpmath.mpf]:
-    return lambda: value
-
-
 def _merge_backward(spec: Spec, layer: int, tape: Tape, adj: np.ndarray,
-                    grads: dict[str, np.ndarray]) -> list[np.ndarray]:
+                    grads: dict[str, np.ndarray], arithmetic: str) -> list[np.ndarray]:
     """Split the adjoint of a layer's merged output into its directions'."""
     if spec.num_directions == 1:
         return [adj]
@@ -248,24 +226,19 @@ def _merge_backward(spec: Spec, layer: int, tape: Tape, adj: np.ndarray,
     assert program is not None, spec.merge
     values = {"y_fwd": tape.direction_outputs[(layer, "forward")],
               "y_bwd": tape.direction_outputs[(layer, "reverse")]}
-    split = _pointwise_backward(program, None, "", values, adj, grads)
+    split = _pointwise_backward(program, None, "", values, adj, grads, arithmetic)
     return [split["y_fwd"], split["y_bwd"]]
 
 
 def _pointwise_backward(program: Program, params: Params | None, prefix: str,
                         inputs: dict[str, np.ndarray], adj_out: np.ndarray,
-                        grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+                        grads: dict[str, np.ndarray], arithmetic: str) -> dict[str, np.ndarray]:
     """Backward through a stateless program applied at every step (merge, output layer)."""
     steps, batch = adj_out.shape[:2]
     flat = {n: a.reshape(steps * batch, a.shape[-1]) for n, a in inputs.items()}
-    step = CompiledStep(program, {} if params is None else params.of(prefix))
+    step = CompiledStep(program, {} if params is None else params.of(prefix), arithmetic)
     values = step(flat)
     seed = {program.output: adj_out.reshape(steps * batch, adj_out.shape[-1])}
     adj = _step_backward(program, step, prefix, values, seed, grads)
     return {n: adj[n].reshape(steps, batch, -1) for n in inputs}
 
-
-def _zeros(shape: tuple[int, ...]) -> np.ndarray:
-    out = np.empty(shape, dtype=object)
-    out.fill(mpmath.mpf(0))
-    return out

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import mpmath
 import numpy as np
 
 from lstm_ref.equations import merge_program, output_program, step_program
-from lstm_ref.exact.arith import to_mpf
-from lstm_ref.exact.context import precision
+from lstm_ref.exact.backends import backend
+from lstm_ref.exact.context import to_bits
 from lstm_ref.exact.result import ForwardResult, MPArray
 from lstm_ref.exact.step import CompiledStep
 from lstm_ref.inputs import Inputs, validate_inputs
@@ -33,11 +32,14 @@ def forward(
     *,
     digits: int | None = None,
     bits: int | None = None,
+    arithmetic: str = "mpmath",
 ) -> ForwardResult:
     """Evaluate the stack exactly: integer matrix products, activations at `digits` (or `bits`).
 
     Shapes: `x` (T, B, I); `h0` (L*D, B, H_out) and `c0` (L*D, B, H), zeros when
     None; `seq_lens` (B,) in [0, T], all T when None. See :class:`ForwardResult`.
+    `arithmetic` is "mpmath" (default) or "arb" (python-flint balls: every value
+    a rigorous enclosure; the extra `flint`).
 
     >>> from lstm_ref import Spec, random_params, random_inputs
     >>> spec = Spec("lstm", input_size=3, hidden_size=2)
@@ -51,8 +53,9 @@ def forward(
     if not isinstance(params, Params) or params.spec != spec:
         params = Params(spec, params)  # type: ignore[arg-type]
     inputs = validate_inputs(spec, x, h0, c0, seq_lens, force=spec.force)
-    with precision(digits, bits) as working_bits:
-        return run_forward(spec, params, inputs, working_bits)[0]
+    chosen = backend(arithmetic)
+    with chosen.precision(to_bits(digits, bits)) as working_bits:
+        return run_forward(spec, params, inputs, working_bits, arithmetic)[0]
 
 
 @dataclass
@@ -64,21 +67,23 @@ class Tape:
     steps: dict[tuple[int, str], dict[str, np.ndarray]]  # every quantity, as in the trace
 
 
-def run_forward(spec: Spec, params: Params, inputs: Inputs, bits: int) -> tuple[ForwardResult, Tape]:
+def run_forward(spec: Spec, params: Params, inputs: Inputs, bits: int,
+                arithmetic: str = "mpmath") -> tuple[ForwardResult, Tape]:
     """The forward pass at the current working precision (`bits`), and its tape."""
+    chosen = backend(arithmetic)
     lens = [int(n) for n in inputs.seq_lens]
-    layer_input = to_mpf(inputs.x)
-    h0, h_n = to_mpf(inputs.h0), to_mpf(inputs.h0)
+    layer_input = chosen.vector(inputs.x)
+    h0, h_n = chosen.vector(inputs.h0), chosen.vector(inputs.h0)
     c0 = c_n = None
     if inputs.c0 is not None:
-        c0, c_n = to_mpf(inputs.c0), to_mpf(inputs.c0)
+        c0, c_n = chosen.vector(inputs.c0), chosen.vector(inputs.c0)
     tape = Tape([layer_input], {}, {})
     for layer in range(spec.num_layers):
         program = step_program(spec, layer)
         outputs = []
         for d, direction in enumerate(spec.directions):
             index = layer * spec.num_directions + d
-            step = CompiledStep(program, params.of(layer_prefix(layer, direction)))
+            step = CompiledStep(program, params.of(layer_prefix(layer, direction)), arithmetic)
             states = {"h_prev": h0[index].copy()}
             if c0 is not None:
                 states["c_prev"] = c0[index].copy()
@@ -93,15 +98,16 @@ def run_forward(spec: Spec, params: Params, inputs: Inputs, bits: int) -> tuple[
             tape.steps[(layer, direction)] = steps
             tape.direction_outputs[(layer, direction)] = y
             outputs.append(y)
-        layer_input = _merge(spec, outputs)
+        layer_input = _merge(spec, outputs, arithmetic)
         tape.layer_inputs.append(layer_input)
     y_out = None
     out = output_program(spec)
     if out is not None:
-        y_out = _pointwise(out, params.of("output"), "y", layer_input)
+        y_out = _pointwise(out, params.of("output"), arithmetic, "y", layer_input)
         if spec.padded_outputs == "zero":
+            zero = chosen.full((), "0")[()]
             for b, n in enumerate(lens):
-                y_out[n:, b] = mpmath.mpf(0)
+                y_out[n:, b] = zero
     trace = {key: {k: MPArray(v) for k, v in steps.items()} for key, steps in tape.steps.items()}
     result = ForwardResult(
         MPArray(layer_input), MPArray(h_n), None if c_n is None else MPArray(c_n),
@@ -124,9 +130,9 @@ def _run(
     program = step.program
     steps, batch = x.shape[:2]
     sizes = program.sizes
-    y = _full((steps, batch, sizes[program.output]), 0)
+    y = step.backend.full((steps, batch, sizes[program.output]), "0")
     names = [*program.inputs, *(eq.target for eq in program.equations)]
-    trace = {name: _full((steps, batch, sizes[name]), "nan") for name in names}
+    trace = {name: step.backend.full((steps, batch, sizes[name]), "nan") for name in names}
     for k in range(max(lens, default=0)):
         rows = [b for b in range(batch) if k < lens[b]]
         times = [lens[b] - 1 - k if reverse else k for b in rows]
@@ -141,7 +147,7 @@ def _run(
     return y, trace
 
 
-def _merge(spec: Spec, outputs: list[np.ndarray]) -> np.ndarray:
+def _merge(spec: Spec, outputs: list[np.ndarray], arithmetic: str) -> np.ndarray:
     """One layer's output: the single direction's, or the merge of both."""
     if len(outputs) == 1:
         return outputs[0]
@@ -152,19 +158,13 @@ def _merge(spec: Spec, outputs: list[np.ndarray]) -> np.ndarray:
         return np.stack([fwd, bwd], axis=2)
     program = merge_program(spec)
     assert program is not None, spec.merge
-    return _pointwise(program, {}, ("y_fwd", "y_bwd"), fwd, bwd)
+    return _pointwise(program, {}, arithmetic, ("y_fwd", "y_bwd"), fwd, bwd)
 
 
-def _pointwise(program, params, names, *arrays):  # type: ignore[no-untyped-def]
+def _pointwise(program, params, arithmetic, names, *arrays):  # type: ignore[no-untyped-def]
     """Apply a program without state to every step at once."""
     names = (names,) if isinstance(names, str) else names
     steps, batch = arrays[0].shape[:2]
     flat = {n: a.reshape(steps * batch, a.shape[-1]) for n, a in zip(names, arrays)}
-    out = CompiledStep(program, params)(flat)[program.output]
+    out = CompiledStep(program, params, arithmetic)(flat)[program.output]
     return out.reshape(steps, batch, out.shape[-1])
-
-
-def _full(shape: tuple[int, ...], value: object) -> np.ndarray:
-    out = np.empty(shape, dtype=object)
-    out.fill(mpmath.mpf(value))
-    return out

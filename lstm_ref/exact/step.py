@@ -1,56 +1,49 @@
-"""A step program made executable: affine equations as exact integer products,
-elementwise equations lambdified from their SymPy expressions to mpmath."""
+"""A step program made executable in one backend: affine equations as matrix products
+(exact integers with mpmath, balls with arb), elementwise equations compiled from their
+SymPy expressions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from functools import lru_cache
+from collections.abc import Mapping
 
-import mpmath
 import numpy as np
 import sympy as sp
 
-from lstm_ref.equations.activations import MPMATH_FUNCTIONS
-from lstm_ref.equations.program import Equation, Program
-from lstm_ref.exact.arith import Fixed, affine, to_fixed, to_mpf
-
-
-@lru_cache(maxsize=1024)
-def _elementwise(eq: Equation) -> tuple[tuple[str, ...], Callable[..., object]]:
-    operands = tuple(sorted(s.name for s in eq.rhs.free_symbols))
-    symbols = [sp.Symbol(name, real=True) for name in operands]
-    function = sp.lambdify(symbols, eq.rhs, modules=[MPMATH_FUNCTIONS, "mpmath"])
-    return operands, np.frompyfunc(lambda *args: mpmath.mpf(function(*args)), len(operands), 1)
+from lstm_ref.equations.program import Program
+from lstm_ref.exact.backends import backend, compile_expression
 
 
 class CompiledStep:
-    """`program` bound to the parameters of one layer and direction.
+    """`program` bound to the parameters of one layer and direction, in one backend.
 
-    `params` maps the program's parameter names to float64 arrays; weights become
-    :class:`Fixed` integers once, elementwise parameters mpf vectors.
+    `params` maps the program's parameter names to float64 arrays; they become the
+    backend's weights (for matrix products) and vectors (for elementwise use) once.
     """
 
-    def __init__(self, program: Program, params: Mapping[str, np.ndarray]) -> None:
+    def __init__(self, program: Program, params: Mapping[str, np.ndarray],
+                 arithmetic: str = "mpmath") -> None:
         self.program = program
-        self.fixed = {name: to_fixed(np.asarray(params[name])) for name in program.parameters}
-        self.vectors = {name: to_mpf(np.asarray(params[name])) for name in program.parameters}
+        self.backend = backend(arithmetic)
+        self.weights = {n: self.backend.weight(np.asarray(params[n])) for n in program.parameters}
+        self.vectors = {n: self.backend.vector(np.asarray(params[n])) for n in program.parameters}
+
+    def evaluate(self, expr: sp.Expr, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        """An elementwise expression on a batch, its operands looked up by name."""
+        function, names = compile_expression(expr, self.backend.name)
+        return function(*[values[n] if n in values else self.vectors[n] for n in names])
 
     def __call__(self, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Evaluate every equation on a batch: `values` maps input names to (B, n) arrays."""
         values = dict(values)
-        fixed: dict[str, Fixed] = {}
         for eq in self.program.equations:
             if eq.is_affine:
                 products, biases = eq.affine_terms()
-                for _, vector in products:
-                    if vector not in fixed:
-                        fixed[vector] = to_fixed(values[vector])
-                values[eq.target] = affine(
-                    [(fixed[v], self.fixed[w]) for w, v in products],
-                    [self.fixed[b] for b in biases],
+                values[eq.target] = self.backend.affine(
+                    [(values[v], self.weights[w]) for w, v in products],
+                    [self.weights[b] for b in biases],
                 )
             else:
-                operands, function = _elementwise(eq)
-                args = [values[n] if n in values else self.vectors[n] for n in operands]
-                values[eq.target] = np.asarray(function(*args), dtype=object)
+                values[eq.target] = np.asarray(self.evaluate(eq.rhs, values), dtype=object)
         return values
+
+

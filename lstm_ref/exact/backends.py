@@ -1,0 +1,193 @@
+"""The arithmetic seam: one evaluator, two arithmetics.
+
+- `mpmath` (always installed): mpf numbers at a working precision; matrix products
+  exact with Python integers over the dyadic values, rounded once.
+- `arb` (extra `flint`, python-flint): ball arithmetic. Every value is a midpoint and
+  a radius that provably encloses the true value; a comparison a ball cannot decide
+  (a ball straddling a kink of a piecewise function) raises :class:`Undecidable`
+  instead of choosing a branch.
+
+The SymPy expressions are compiled once per backend with the same printer; the
+generated code calls `mpmath.exp`, `mpmath.tanh`, ... and `_compare(op, a, b)`,
+which each backend binds to its own functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from types import SimpleNamespace
+from typing import Any
+
+import mpmath
+import numpy as np
+import sympy as sp
+from sympy.printing.pycode import MpmathPrinter
+
+from lstm_ref.exact.arith import Fixed, affine, to_fixed, to_mpf
+
+
+class Undecidable(ArithmeticError):
+    """A ball straddles a comparison: raise the precision, or the value sits on a kink."""
+
+
+class _Printer(MpmathPrinter):
+    """mpmath's printer, with comparisons as calls the backend can check."""
+
+    def _print_Relational(self, expr: sp.Basic) -> str:
+        return f"_compare({expr.rel_op!r}, {self._print(expr.lhs)}, {self._print(expr.rhs)})"
+
+
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+}
+_NEGATION = {">": "<=", ">=": "<", "<": ">=", "<=": ">"}
+
+
+class MpmathBackend:
+    """mpf values; exact integer matrix products rounded once to the working precision."""
+
+    name = "mpmath"
+
+    @contextmanager
+    def precision(self, bits: int) -> Iterator[int]:
+        with mpmath.workprec(bits):
+            yield bits
+
+    def vector(self, values: np.ndarray) -> np.ndarray:
+        return to_mpf(values)
+
+    def weight(self, values: np.ndarray) -> Fixed:
+        return to_fixed(np.asarray(values))
+
+    def affine(self, products: list[tuple[np.ndarray, Fixed]], biases: list[Fixed]) -> np.ndarray:
+        return affine([(to_fixed(v), w) for v, w in products], biases)
+
+    def transpose_times(self, dt: np.ndarray, weight: Fixed) -> np.ndarray:
+        """dt @ W for a batch of adjoints dt (R, N) and W (N, K)."""
+        return affine([(to_fixed(dt), Fixed(weight.ints.T, weight.exp))], [])
+
+    def full(self, shape: tuple[int, ...], value: str) -> np.ndarray:
+        out = np.empty(shape, dtype=object)
+        out.fill(mpmath.mpf(value))
+        return out
+
+    def namespace(self) -> dict[str, Any]:
+        from lstm_ref.equations.activations import MPMATH_FUNCTIONS
+
+        def compare(op: str, a: Any, b: Any) -> bool:
+            return _OPERATORS[op](a, b)
+
+        return {"mpmath": mpmath, "_compare": compare, **MPMATH_FUNCTIONS}
+
+    def convert(self, value: Any) -> mpmath.mpf:
+        return mpmath.mpf(value)
+
+
+class ArbBackend:
+    """python-flint arb balls: rigorous enclosures of every value."""
+
+    name = "arb"
+
+    def __init__(self) -> None:
+        try:
+            import flint
+        except ImportError:
+            raise ImportError(
+                "the `arb` backend needs python-flint: pip install 'lstm-ref[flint]'"
+            ) from None
+        self.flint = flint
+
+    @contextmanager
+    def precision(self, bits: int) -> Iterator[int]:
+        saved = self.flint.ctx.prec
+        self.flint.ctx.prec = bits
+        try:
+            yield bits
+        finally:
+            self.flint.ctx.prec = saved
+
+    def _arb(self, value: Any) -> Any:
+        if isinstance(value, mpmath.mpf):
+            sign, man, exp, _ = value._mpf_
+            return self.flint.arb(self.flint.fmpz(-man if sign else man)) * self.flint.arb(2) ** exp
+        return self.flint.arb(float(value))  # a float64 converts exactly
+
+    def vector(self, values: np.ndarray) -> np.ndarray:
+        out = np.empty(values.shape, dtype=object)
+        out.flat = [self._arb(v) for v in values.flat]
+        return out
+
+    def weight(self, values: np.ndarray) -> np.ndarray:
+        return self.vector(np.asarray(values))
+
+    def affine(self, products: list[tuple[np.ndarray, np.ndarray]],
+               biases: list[np.ndarray]) -> np.ndarray:
+        total = sum(np.dot(v, w.T) for v, w in products)
+        for bias in biases:
+            total = total + bias
+        return np.asarray(total, dtype=object)
+
+    def transpose_times(self, dt: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        return np.asarray(np.dot(dt, weight), dtype=object)
+
+    def full(self, shape: tuple[int, ...], value: str) -> np.ndarray:
+        out = np.empty(shape, dtype=object)
+        out.fill(self.flint.arb("nan") if value == "nan" else self.flint.arb(value))
+        return out
+
+    def namespace(self) -> dict[str, Any]:
+        arb = self.flint.arb
+
+        def compare(op: str, a: Any, b: Any) -> bool:
+            a, b = arb(a), arb(b)
+            if _OPERATORS[op](a, b):
+                return True
+            if _OPERATORS[_NEGATION[op]](a, b):
+                return False
+            raise Undecidable(f"cannot decide {a} {op} {b}: the ball straddles the kink")
+
+        def sigmoid(x: Any) -> Any:
+            return 1 / (1 + (-x).exp())
+
+        def softplus(x: Any) -> Any:
+            return x + (-x).exp().log1p() if x > 0 else x.exp().log1p()
+
+        functions = SimpleNamespace(
+            exp=lambda x: arb(x).exp(), expm1=lambda x: arb(x).expm1(),
+            tanh=lambda x: arb(x).tanh(), log1p=lambda x: arb(x).log1p(),
+            sign=lambda x: arb(x).sgn(), mpf=arb,
+        )
+        return {"mpmath": functions, "_compare": compare, "sigmoid": sigmoid,
+                "softplus": softplus}
+
+    def convert(self, value: Any) -> Any:
+        return self.flint.arb(value) if not isinstance(value, self.flint.arb) else value
+
+
+@lru_cache(maxsize=None)
+def backend(name: str) -> MpmathBackend | ArbBackend:
+    """The backend of that name: "mpmath" or "arb"."""
+    if name == "mpmath":
+        return MpmathBackend()
+    if name == "arb":
+        return ArbBackend()
+    raise ValueError(f"`backend` must be one of 'mpmath', 'arb'; got {name!r}")
+
+
+@lru_cache(maxsize=8192)
+def compile_expression(expr: sp.Expr, backend_name: str) -> tuple[Callable[..., Any], tuple[str, ...]]:
+    """An expression as an elementwise function over object arrays, and its operand names."""
+    chosen = backend(backend_name)
+    names = tuple(sorted(s.name for s in expr.free_symbols))
+    printer = _Printer({"fully_qualified_modules": True, "inline": True,
+                        "allow_unknown_functions": True, "user_functions": {}})
+    function = sp.lambdify([sp.Symbol(n, real=True) for n in names], expr,
+                           modules=[chosen.namespace()], printer=printer)
+    convert = chosen.convert
+    if not names:  # a constant, such as df/di = -1 for coupled gates
+        value = convert(function())
+        return (lambda: value), names
+    return np.frompyfunc(lambda *args: convert(function(*args)), len(names), 1), names
