@@ -3,7 +3,7 @@
     lstm-ref forward [--cell lstm] [--digits 30] [--steps 3 --batch 2] ...
     lstm-ref derive CELL [--variant V ...] [--format text|unicode|latex|markdown] [--gradients]
     lstm-ref derive --write derivations/
-    lstm-ref golden generate [--suite NAME] [--out DIR] [--digits N]
+    lstm-ref golden generate [--suite NAME] [--out DIR] [--digits N] [--certify arb|ziv-mpmath]
     lstm-ref golden verify DIR [DIR ...]
     lstm-ref golden show FILE
 
@@ -33,7 +33,8 @@ from lstm_ref.derivation.printing import derivation_files, document
 from lstm_ref.exact import forward, precision
 from lstm_ref.files import write_atomically
 from lstm_ref.golden import SUITES, generate, verify
-from lstm_ref.golden.generate import DEFAULT_DIGITS, progress_bar
+from lstm_ref.golden.certify import METHODS
+from lstm_ref.golden.generate import DEFAULT_DIGITS, DEFAULT_METHOD, progress_bar
 from lstm_ref.golden.show import summary
 from lstm_ref.inputs import random_inputs
 from lstm_ref.params import random_params
@@ -159,6 +160,9 @@ def _golden_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--out", default=None, metavar="DIR", help="default: golden/SUITE")
     g.add_argument("--digits", type=int, default=DEFAULT_DIGITS,
                    help="significant digits of each stored midpoint")
+    g.add_argument("--certify", choices=sorted(METHODS), default=DEFAULT_METHOD,
+                   help="arb: rigorous ball arithmetic (needs lstm-ref[flint]); ziv-mpmath: "
+                   "two precisions agree (mpmath only)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     v = actions.add_parser("verify", help="check checksums and schema, recompute every value")
     v.add_argument("directories", nargs="+", metavar="DIR")
@@ -171,7 +175,7 @@ def _golden_parser(sub: argparse._SubParsersAction) -> None:
 def run_golden(args: argparse.Namespace) -> int:
     if args.action == "generate":
         out = Path(args.out or f"golden/{args.suite}")
-        for path in generate(args.suite, out, args.digits, quiet=args.quiet):
+        for path in generate(args.suite, out, args.digits, quiet=args.quiet, method=args.certify):
             print(path)
         return 0
     if args.action == "verify":

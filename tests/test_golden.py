@@ -25,12 +25,26 @@ GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 @pytest.mark.parametrize("name", ["smoke", "standard"])
 def test_committed_suite_is_what_the_generator_writes(name, tmp_path):
     """Byte-identical regeneration: deterministic, and the committed files are current."""
-    generate(name, tmp_path, quiet=True)
+    generate(name, tmp_path, quiet=True, method="arb")
     written = sorted(p.name for p in tmp_path.iterdir())
     assert written == sorted(p.name for p in (GOLDEN / name).iterdir())
     for file in written:
         assert (tmp_path / file).read_bytes() == (GOLDEN / name / file).read_bytes(), (
-            f"golden/{name}/{file} is out of date: run `lstm-ref golden generate --suite {name}`")
+            f"golden/{name}/{file} is out of date: run "
+            f"`lstm-ref golden generate --suite {name} --certify arb`")
+
+
+def test_ziv_and_arb_certify_the_same_roundings(tmp_path):
+    """Both methods, where both decide, store the same correctly rounded values."""
+    generate("smoke", tmp_path, quiet=True, method="ziv-mpmath")
+    assert verify(tmp_path) == []
+    ziv, arb = load_suite(tmp_path), load_suite(GOLDEN / "smoke")
+    assert [c.id for c in ziv] == [c.id for c in arb]
+    for a, b in zip(ziv, arb):
+        assert a.certification["method"] == "ziv-mpmath" and b.certification["method"] == "arb"
+        for fmt in ("float64", "float32", "float16", "bfloat16"):
+            for name in a.names:
+                assert a.stored[name][fmt] == b.stored[name][fmt], (a.id, name, fmt)
 
 
 def test_generating_twice_gives_the_same_bytes(tmp_path):
@@ -51,12 +65,13 @@ def test_every_stored_rounding_is_certified(name):
         document = json.loads(file.read_text())
         if file.name == MANIFEST:
             continue
-        assert document["certification"]["method"] == "ziv-mpmath"
-        assert "heuristic" in document["certification"]["description"]
+        assert document["certification"]["method"] == "arb"
+        assert "rigorous" in document["certification"]["description"]
         for group in document["testGroups"]:
             for test in group["tests"]:
+                assert test["certification"]["method"] == "arb"
                 assert test["certification"]["undecided"] == {}
-                assert len(test["certification"]["precisions"]) >= 2
+                assert test["certification"]["precisions"]
                 for entry in test["expected"].values():
                     for fmt in ("float64", "float32", "float16", "bfloat16"):
                         assert None not in entry[fmt]

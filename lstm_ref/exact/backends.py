@@ -150,9 +150,11 @@ class ArbBackend:
             raise Undecidable(f"cannot decide {a} {op} {b}: the ball straddles the kink")
 
         def sigmoid(x: Any) -> Any:
-            return 1 / (1 + (-x).exp())
+            return 1 / (1 + (-arb(x)).exp())
 
         def softplus(x: Any) -> Any:
+            # Either branch encloses the value; the split keeps the balls tight.
+            x = arb(x)
             return x + (-x).exp().log1p() if x > 0 else x.exp().log1p()
 
         functions = SimpleNamespace(

@@ -1,6 +1,7 @@
 """Certification of computed values: enclosures and correctly rounded values per format.
 
-With mpmath alone this is Ziv's strategy: evaluate at a precision p and at p + 64 bits;
+Two methods (the file records which). With python-flint (`arb`), ball arithmetic: one
+evaluation whose every value is a proven enclosure. With mpmath alone, Ziv's strategy: evaluate at a precision p and at p + 64 bits;
 the radius is the distance between the two (plus a few units in the last place of the
 higher one), or zero where both are the same dyadic with a mantissa shorter than p by
 8 bits or more (then nothing was rounded). Where the enclosure [mid - rad, mid + rad] does not decide every stored
@@ -18,19 +19,27 @@ from fractions import Fraction
 
 import mpmath
 import numpy as np
+from mpmath.libmp import from_man_exp
 
+from lstm_ref.exact.backends import Undecidable
 from lstm_ref.exact.rounding import FORMATS, round_to
 
-METHOD = "ziv-mpmath"
-METHOD_NOTE = (
-    "Ziv's strategy with mpmath: each value was evaluated at the listed precisions; "
-    "the radius bounds the distance between the last two, plus 2^-(p-8) relative at "
-    "the last precision p (zero where both are the same dyadic with a mantissa 8 bits "
-    "or more shorter than the lower precision: exact), and the decimal rounding of the "
-    "midpoint. Every stored "
-    "rounding is the rounding of both ends of the enclosure. A heuristic certificate: "
-    "two precisions agree."
-)
+METHODS = {
+    "ziv-mpmath": (
+        "Ziv's strategy with mpmath: each value was evaluated at the listed precisions; "
+        "the radius bounds the distance between the last two, plus 2^-(p-8) relative at "
+        "the last precision p (zero where both are the same dyadic with a mantissa 8 bits "
+        "or more shorter than the lower precision: exact), and the decimal rounding of the "
+        "midpoint. Every stored rounding is the rounding of both ends of the enclosure. "
+        "A heuristic certificate: two precisions agree."
+    ),
+    "arb": (
+        "Ball arithmetic with python-flint's arb at the last listed precision: every "
+        "operation, matrix product and activation encloses its exact result, so the "
+        "radius (plus the decimal rounding of the midpoint) is a proof. Every stored "
+        "rounding is the rounding of both ends of the ball. A rigorous certificate."
+    ),
+}
 STEP_BITS = 64
 UNIT_SLACK_BITS = 8
 
@@ -52,46 +61,73 @@ class Certified:
     precisions: list[int]
 
 
-def certify(evaluate: Callable[[int], dict[str, np.ndarray]], digits: int,
-            max_bits: int | None = None) -> Certified:
+def certify(evaluate: Callable[[int, str], dict[str, np.ndarray]], digits: int,
+            method: str = "ziv-mpmath", max_bits: int | None = None) -> Certified:
     """Evaluate at rising precision until every value is decided, or `max_bits` is passed.
 
-    `evaluate(bits)` returns object arrays of mpf computed at that working precision.
+    `evaluate(bits, arithmetic)` returns object arrays of mpf ("mpmath") or of arb
+    balls ("arb") computed at that working precision.
     """
+    if method not in METHODS:
+        raise ValueError(f"`certify` must be one of {', '.join(METHODS)}; got {method!r}")
     bits = math.ceil(digits * math.log2(10)) + STEP_BITS
     max_bits = max_bits or 8 * bits
-    previous = evaluate(bits)
-    precisions = [bits]
+    precisions: list[int] = []
     while True:
-        bits_high = bits + STEP_BITS
-        current = evaluate(bits_high)
-        precisions.append(bits_high)
-        with mpmath.workprec(bits_high + 64):
-            result, all_decided = _enclose(previous, current, bits, bits_high, digits)
+        if method == "arb":
+            precisions.append(bits)
+            try:
+                balls = evaluate(bits, "arb")
+            except Undecidable:
+                if 2 * bits > max_bits:
+                    raise
+                bits *= 2
+                continue
+            enclosures = {name: [_ball(b) for b in array.flat] for name, array in balls.items()}
+            shapes = {name: array.shape for name, array in balls.items()}
+        else:
+            low, high = evaluate(bits, "mpmath"), evaluate(bits + STEP_BITS, "mpmath")
+            precisions += [bits, bits + STEP_BITS]
+            enclosures = {name: [_ziv(a, b, bits, bits + STEP_BITS)
+                                 for a, b in zip(low[name].flat, array.flat)]
+                          for name, array in high.items()}
+            shapes = {name: array.shape for name, array in high.items()}
+        with mpmath.workprec(2 * bits + 2 * STEP_BITS):
+            result, all_decided = _enclose(enclosures, shapes, digits)
         if all_decided or 2 * bits > max_bits:
             result.precisions = precisions
             return result
-        bits = 2 * bits
-        previous = evaluate(bits)
-        precisions.append(bits)
+        bits *= 2
 
 
-def _enclose(previous: dict[str, np.ndarray], current: dict[str, np.ndarray], bits_low: int,
-             bits: int, digits: int) -> tuple[Certified, bool]:
+def _ziv(low: mpmath.mpf, high: mpmath.mpf, bits_low: int, bits: int) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """(midpoint, radius) from two evaluations at `bits_low` and `bits`."""
+    mid = high  # kept as computed: converting it here would round it to the caller's precision
+    if mid == low and _mantissa_bits(mid) <= bits_low - UNIT_SLACK_BITS:
+        # The same short dyadic at both precisions: nothing was rounded (an exact sum
+        # through relu, a state passed through, a padded zero).
+        return mid, mpmath.mpf(0)
+    with mpmath.workprec(2 * bits):
+        return mid, abs(mid - low) + abs(mid) * mpmath.ldexp(1, UNIT_SLACK_BITS - bits)
+
+
+def _ball(ball: object) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """(midpoint, radius) of an arb ball, both exactly as mpf."""
+    def exact(value: object) -> mpmath.mpf:
+        man, exp = value.man_exp()  # type: ignore[attr-defined]
+        return mpmath.mp.make_mpf(from_man_exp(int(man), int(exp)))
+    return exact(ball.mid()), exact(ball.rad())  # type: ignore[attr-defined]
+
+
+def _enclose(enclosures: dict[str, list[tuple[mpmath.mpf, mpmath.mpf]]],
+             shapes: dict[str, tuple[int, ...]], digits: int) -> tuple[Certified, bool]:
     out = Certified({}, {}, {}, {}, {}, [])
     all_decided = True
     tolerance = mpmath.mpf(10) ** -digits
-    for name, values in current.items():
+    for name, pairs in enclosures.items():
         mids, rads, undecided = [], [], []
         rounded: dict[str, list[float | None]] = {fmt: [] for fmt in FORMATS}
-        for index, (low, high) in enumerate(zip(previous[name].flat, values.flat)):
-            mid = mpmath.mpf(high)
-            if mid == low and _mantissa_bits(mid) <= bits_low - UNIT_SLACK_BITS:
-                # The same short dyadic at both precisions: nothing was rounded (an exact
-                # sum through relu, a state passed through, a padded zero).
-                radius = mpmath.mpf(0)
-            else:
-                radius = abs(mid - low) + abs(mid) * mpmath.ldexp(1, UNIT_SLACK_BITS - bits)
+        for index, (mid, radius) in enumerate(pairs):
             # Decided: the binary enclosure is narrower than the digits asked for, and
             # both its ends round alike in every format.
             ends = [round_to(mid - radius, f) for f in FORMATS.values()]
@@ -107,7 +143,7 @@ def _enclose(previous: dict[str, np.ndarray], current: dict[str, np.ndarray], bi
                 rounded[fmt].append(value if decided else None)
             mids.append(text)
             rads.append(_round_up(stored_radius))
-        out.shapes[name] = values.shape
+        out.shapes[name] = shapes[name]
         out.mid[name], out.rad[name], out.rounded[name] = mids, rads, rounded
         if undecided:
             out.undecided[name] = undecided

@@ -21,7 +21,9 @@ from lstm_ref import __version__
 from lstm_ref.exact import backward, forward
 from lstm_ref.files import write_atomically
 from lstm_ref.golden.catalogue import FLAGS, Case, suite
-from lstm_ref.golden.certify import METHOD, METHOD_NOTE, Certified, certify
+from lstm_ref.exact.backends import backend
+from lstm_ref.golden.certify import METHODS, Certified, certify
+from lstm_ref.golden.schema import validate
 from lstm_ref.golden.format import (
     FORMAT_NAME, FORMAT_VERSION, SCHEMA_NAME, dumps, encode_exact, hex_float, write_manifest,
 )
@@ -31,6 +33,7 @@ from lstm_ref.params import Params, parameter_layout
 from lstm_ref.spec import Spec
 
 DEFAULT_DIGITS = 30
+DEFAULT_METHOD = "ziv-mpmath"
 HEADER = [
     "Golden vectors for recurrent layers, computed exactly by lstm_ref from its SymPy equations.",
     "Conventions (shapes, parameter names, variable lengths): docs/conventions.md of lstm_ref.",
@@ -50,15 +53,15 @@ def cotangents(case: Case, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.n
 
 
 def values_at(spec: Spec, params: Params, inputs: Inputs, cot: dict[str, np.ndarray],
-              bits: int) -> dict[str, np.ndarray]:
+              bits: int, arithmetic: str = "mpmath") -> dict[str, np.ndarray]:
     """Every stored value of a test at a working precision: the outputs, and with
     cotangents the gradients ("grad.x", "grad.h0", "grad.c0", "grad.<parameter>")."""
     args = (spec, params, inputs.x, inputs.h0, inputs.c0, inputs.seq_lens)
     if not cot:
-        r = forward(*args, bits=bits)
+        r = forward(*args, bits=bits, arithmetic=arithmetic)
         values = {"y": r.y, "h_n": r.h_n, "c_n": r.c_n, "y_out": r.y_out}
     else:
-        grads = backward(*args, cotangents=cot, bits=bits)
+        grads = backward(*args, cotangents=cot, bits=bits, arithmetic=arithmetic)
         r = grads.forward
         values = {"y": r.y, "h_n": r.h_n, "c_n": r.c_n, "y_out": r.y_out,
                   "grad.x": grads.x, "grad.h0": grads.h0, "grad.c0": grads.c0}
@@ -66,7 +69,7 @@ def values_at(spec: Spec, params: Params, inputs: Inputs, cot: dict[str, np.ndar
     return {k: v.values for k, v in values.items() if v is not None}
 
 
-def evaluator(case: Case) -> tuple[Callable[[int], dict[str, np.ndarray]], dict[str, Any]]:
+def evaluator(case: Case) -> tuple[Callable[[int, str], dict[str, np.ndarray]], dict[str, Any]]:
     """A function of the working precision giving every stored value, and the test's inputs."""
     spec = case.spec
     params, inputs = case.draw()
@@ -75,8 +78,8 @@ def evaluator(case: Case) -> tuple[Callable[[int], dict[str, np.ndarray]], dict[
     shapes = {k: v.shape for k, v in outputs.items() if v is not None}
     cot = cotangents(case, shapes) if case.gradients else {}
 
-    def evaluate(bits: int) -> dict[str, np.ndarray]:
-        return values_at(spec, params, inputs, cot, bits)
+    def evaluate(bits: int, arithmetic: str) -> dict[str, np.ndarray]:
+        return values_at(spec, params, inputs, cot, bits, arithmetic)
 
     stored = {
         "inputs": {"x": encode_exact(inputs.x), "h0": encode_exact(inputs.h0),
@@ -89,9 +92,9 @@ def evaluator(case: Case) -> tuple[Callable[[int], dict[str, np.ndarray]], dict[
     return evaluate, stored
 
 
-def test_document(case: Case, tc_id: int, digits: int) -> dict[str, Any]:
+def test_document(case: Case, tc_id: int, digits: int, method: str) -> dict[str, Any]:
     evaluate, stored = evaluator(case)
-    certified = certify(evaluate, digits)
+    certified = certify(evaluate, digits, method)
     return {
         "tcId": tc_id,
         "id": case.id,
@@ -100,7 +103,7 @@ def test_document(case: Case, tc_id: int, digits: int) -> dict[str, Any]:
         **stored,
         "expected": expected_document(certified),
         "certification": {
-            "method": METHOD,
+            "method": method,
             "precisions": certified.precisions,
             "undecided": {k: v for k, v in certified.undecided.items()},
         },
@@ -118,7 +121,7 @@ def expected_document(certified: Certified) -> dict[str, Any]:
     return out
 
 
-def suite_documents(name: str, digits: int = DEFAULT_DIGITS,
+def suite_documents(name: str, digits: int = DEFAULT_DIGITS, method: str = DEFAULT_METHOD,
                     progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
     """Every file of a suite, as JSON documents keyed by file name."""
     cases = suite(name)
@@ -140,7 +143,7 @@ def suite_documents(name: str, digits: int = DEFAULT_DIGITS,
                     "parameters": {k: {"shape": list(s), "dims": d} for k, (s, d) in layout.items()},
                     "tests": [],
                 }
-            groups[key]["tests"].append(test_document(case, tc_id, digits))
+            groups[key]["tests"].append(test_document(case, tc_id, digits, method))
             done += 1
         used = sorted({flag for case in mine for flag in case.flags})
         documents[f"{cell}.json"] = {
@@ -153,7 +156,7 @@ def suite_documents(name: str, digits: int = DEFAULT_DIGITS,
             "numberOfTests": len(mine),
             "header": HEADER,
             "notes": {f: {"bugType": FLAGS[f][0], "description": FLAGS[f][1]} for f in used},
-            "certification": {"method": METHOD, "description": METHOD_NOTE, "digits": digits},
+            "certification": {"method": method, "description": METHODS[method], "digits": digits},
             "testGroups": list(groups.values()),
         }
     if progress:
@@ -171,15 +174,24 @@ def progress_bar(done: int, total: int, label: str) -> None:
     sys.stderr.flush()
 
 
-def generate(name: str, out: Path, digits: int = DEFAULT_DIGITS, quiet: bool = False) -> list[Path]:
-    """Write a suite's files and its manifest into `out`; returns the paths written."""
+def generate(name: str, out: Path, digits: int = DEFAULT_DIGITS, quiet: bool = False,
+             method: str = DEFAULT_METHOD) -> list[Path]:
+    """Write a suite's files and its manifest into `out`; returns the paths written.
+
+    `method` is "ziv-mpmath" (mpmath only; heuristic) or "arb" (python-flint; rigorous).
+    """
     if digits < 17 or digits > 200:
         raise ValueError(f"`digits` must be in [17, 200] (17 identify a float64); got {digits}")
+    if method not in METHODS:
+        raise ValueError(f"`certify` must be one of {', '.join(METHODS)}; got {method!r}")
+    if method == "arb":
+        backend("arb")  # fails now, with the install hint, if python-flint is missing
 
-    documents = suite_documents(name, digits, None if quiet else progress_bar)
+    documents = suite_documents(name, digits, method, None if quiet else progress_bar)
     paths = []
     for file_name, document in documents.items():
         path = out / file_name
+        validate(document, str(path))  # every written file follows the shipped schema
         write_atomically(path, dumps(document))
         paths.append(path)
     paths.append(write_manifest(out, paths, name))
