@@ -9,16 +9,19 @@
 (3, 2, 2)
 """
 
+from lstm_ref.checker import PROFILES, Report, check, check_results
 from lstm_ref.exact import ForwardResult, Gradients, MPArray, backward, forward, precision
 from lstm_ref.grid import on_grid, to_grid
 from lstm_ref.inputs import Inputs, random_inputs, validate_inputs
 from lstm_ref.params import Params, parameter_layout, random_params
 from lstm_ref.spec import Activation, Spec, SpecError
+from lstm_ref.version import __version__
 
-__version__ = "0.1.0"
 
 __all__ = [
     "Activation",
+    "PROFILES",
+    "Report",
     "ForwardResult",
     "Gradients",
     "Inputs",
@@ -27,6 +30,8 @@ __all__ = [
     "Spec",
     "SpecError",
     "backward",
+    "check",
+    "check_results",
     "forward",
     "on_grid",
     "parameter_layout",

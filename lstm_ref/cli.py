@@ -27,7 +27,7 @@ from pathlib import Path
 import mpmath
 import numpy as np
 
-from lstm_ref import __version__
+from lstm_ref.version import __version__
 from lstm_ref.derivation.names import FORMATS
 from lstm_ref.derivation.printing import derivation_files, document
 from lstm_ref.exact import forward, precision

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from lstm_ref import __version__
+from lstm_ref.version import __version__
 from lstm_ref.exact import backward, forward
 from lstm_ref.files import write_atomically
 from lstm_ref.golden.catalogue import FLAGS, Case, suite

@@ -1,0 +1,186 @@
+"""`lstm_ref.check`: run an implementation on a golden suite and judge every output.
+
+    >>> import lstm_ref
+    >>> report = lstm_ref.check(my_lstm, cell="lstm", layout="torch", dtype="float32")  # doctest: +SKIP
+    >>> report.passed, print(report)                                                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from lstm_ref.checker.bounds import Trajectory, trajectory
+from lstm_ref.checker.diagnose import HYPOTHESES, explained
+from lstm_ref.checker.layouts import Layout, layout as find_layout
+from lstm_ref.checker.profiles import Profile, profile_for
+from lstm_ref.checker.report import CaseReport, Report, compare
+from lstm_ref.golden.load import GoldenCase, load_suite
+from lstm_ref.spec import CELLS
+
+DIAGNOSIS_CASES = 4  # a mistake must explain this many failing cases (or all of them)
+
+
+def check(
+    impl: Callable[..., Any],
+    *,
+    cell: str,
+    layout: str = "torch",
+    dtype: str = "float32",
+    profile: str | Profile | None = None,
+    suite: str | os.PathLike[str] = "standard",
+    gradients: bool = False,
+    diagnose: bool = True,
+) -> Report:
+    """Check `impl` on every case of `suite` for `cell` that `layout` can express.
+
+    `impl` follows the layout's contract (:mod:`lstm_ref.checker.layouts`). The
+    verdict per output uses the per-element bound of the tolerance model for
+    `profile` (default: the one for `dtype`, see :mod:`lstm_ref.checker.profiles`).
+    On failure, named mistakes are tested (`diagnose`).
+    """
+    if cell not in CELLS:
+        raise ValueError(f"`cell` must be one of {', '.join(CELLS)}; got {cell!r}")
+    if gradients:
+        raise NotImplementedError(
+            "`gradients=True` is not implemented yet: the checker judges outputs only; "
+            "check gradients against lstm_ref.backward or the golden files' grad.* values"
+        )
+    chosen = find_layout(layout)
+    prof = profile_for(dtype, profile)
+    if not callable(impl):
+        raise TypeError(f"`impl` must be callable; got {type(impl).__name__}")
+    cases = [c for c in load_suite(suite) if c.spec.cell == cell]
+    report = Report(getattr(impl, "__qualname__", repr(impl)), cell, chosen.name, dtype,
+                    prof.name, str(suite))
+    failed: list[tuple[GoldenCase, dict[str, np.ndarray], Trajectory]] = []
+    for case in cases:
+        case_report, actual, reference = check_case(impl, case, chosen, dtype, prof)
+        report.cases.append(case_report)
+        if case_report.status == "fail" and actual is not None:
+            failed.append((case, actual, reference))
+    if failed and diagnose:
+        report.diagnoses = _diagnose(report, failed, prof)
+    return report
+
+
+def check_case(impl: Callable[..., Any], case: GoldenCase, chosen: Layout, dtype: str,
+               prof: Profile) -> tuple[CaseReport, dict[str, np.ndarray] | None, Trajectory | None]:
+    """Run and judge one case; the implementation's misbehaviour is reported, not raised."""
+    refused = chosen.refusals(case)
+    if refused:
+        return CaseReport(case.id, "unsupported", f"layout {chosen.name!r} cannot express "
+                          + ", ".join(refused)), None, None
+    args, kwargs = chosen.arguments(case, dtype)
+    try:
+        returned = impl(*args, **kwargs)
+    except NotImplementedError as error:
+        return CaseReport(case.id, "unsupported", f"the implementation raised "
+                          f"NotImplementedError: {error}"), None, None
+    except Exception as error:  # the implementation's bug is the report's business
+        return CaseReport(case.id, "error", f"the implementation raised "
+                          f"{type(error).__name__}: {error}"), None, None
+    actual, problem = _outputs(returned, case, chosen)
+    if problem:
+        return CaseReport(case.id, "error", problem), None, None
+    return judge(case, actual, dtype, prof)
+
+
+def judge(case: GoldenCase, actual: dict[str, np.ndarray], dtype: str,
+          prof: Profile) -> tuple[CaseReport, dict[str, np.ndarray], Trajectory]:
+    """Compare outputs (canonical names, float64) with the case's exact values."""
+    reference = trajectory(case.spec, case.params, case.inputs, prof)
+    desired = case.expected("float64")
+    outputs = [compare(name, value, desired[name], reference.bounds[name], dtype)
+               for name, value in actual.items()]
+    status = "pass" if all(o.passed for o in outputs) else "fail"
+    return CaseReport(case.id, status, "", outputs), actual, reference
+
+
+def _outputs(returned: Any, case: GoldenCase, chosen: Layout) -> tuple[dict[str, np.ndarray], str]:
+    """The implementation's outputs as float64 arrays, or what is wrong with them."""
+    names = chosen.expected_outputs(case)
+    if not isinstance(returned, (tuple, list)) or len(returned) != len(names):
+        return {}, (f"the implementation must return a tuple ({', '.join(names)}); got "
+                    f"{type(returned).__name__}" + (f" of length {len(returned)}"
+                                                    if isinstance(returned, (tuple, list)) else ""))
+    desired = case.expected("float64")
+    out = {}
+    for name, value in zip(names, returned):
+        if name not in desired:
+            if value is not None:
+                return {}, f"`{name}` must be None for cell={case.spec.cell!r}; got {type(value).__name__}"
+            continue
+        if hasattr(value, "detach"):
+            value = value.detach().cpu().float().numpy() if str(getattr(value, "dtype", "")) in (
+                "torch.bfloat16", "torch.float16") else value.detach().cpu().numpy()
+        try:
+            array = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return {}, f"`{name}` must be an array of numbers; got {type(value).__name__}"
+        if array.shape != desired[name].shape:
+            return {}, f"`{name}` must have shape {desired[name].shape}; got {array.shape}"
+        out[name] = array
+    return out, ""
+
+
+def _diagnose(report: Report, failed: list[tuple[GoldenCase, dict[str, np.ndarray], Trajectory]],
+              prof: Profile) -> list[str]:
+    """Names of the mistakes that explain every failing case they apply to (checked on up
+    to DIAGNOSIS_CASES of them), and explain at least one."""
+    found = []
+    by_id = {c.id: c for c in report.cases}
+    for hypothesis in HYPOTHESES:
+        verdicts = []
+        for case, actual, reference in failed[:DIAGNOSIS_CASES]:
+            verdict = explained(case, actual, prof, hypothesis, reference)
+            if verdict is not None:
+                verdicts.append((case.id, verdict))
+                if not verdict:
+                    break
+        if verdicts and all(verdict for _, verdict in verdicts):
+            found.append(hypothesis.name)
+            for case_id, _ in verdicts:
+                by_id[case_id].diagnoses.append(hypothesis.name)
+    return found
+
+
+def check_results(results: Mapping[str, Mapping[str, Any]], *, dtype: str,
+                  profile: str | Profile | None = None,
+                  suite: str | os.PathLike[str] = "standard") -> Report:
+    """Judge outputs computed elsewhere: {case id: {"y": array, "h_n": ..., ...}}, in the
+    canonical layout; a case may instead hold {"unsupported": reason}."""
+    prof = profile_for(dtype, profile)
+    cases = {c.id: c for c in load_suite(suite)}
+    unknown = sorted(set(results) - set(cases))
+    if unknown:
+        raise ValueError(f"`results` names cases the suite does not have: {unknown[:5]}")
+    cells = sorted({cases[i].spec.cell for i in results})
+    report = Report("results", ",".join(cells), "canonical", dtype, prof.name, str(suite))
+    failed = []
+    for case_id, outputs in results.items():
+        case = cases[case_id]
+        if "unsupported" in outputs:
+            report.cases.append(CaseReport(case_id, "unsupported", str(outputs["unsupported"])))
+            continue
+        desired = case.expected("float64")
+        missing = sorted(set(desired) - set(outputs))
+        if missing:
+            report.cases.append(CaseReport(case_id, "error", f"outputs missing: {missing}"))
+            continue
+        actual = {k: np.asarray(outputs[k], dtype=np.float64) for k in desired}
+        bad = [k for k in desired if actual[k].shape != desired[k].shape]
+        if bad:
+            report.cases.append(CaseReport(case_id, "error", f"`{bad[0]}` must have shape "
+                                f"{desired[bad[0]].shape}; got {actual[bad[0]].shape}"))
+            continue
+        case_report, actual, reference = judge(case, actual, dtype, prof)
+        report.cases.append(case_report)
+        if case_report.status == "fail":
+            failed.append((case, actual, reference))
+    if failed:
+        report.diagnoses = _diagnose(report, failed, prof)
+    return report
