@@ -134,8 +134,24 @@ def rnn_step(spec, p, x, h, mm=lambda x, w: x @ w.T):
     return activation(spec.activations[0], a, spec.activation_clip)
 
 
-def run(spec, params, x, h0=None, c0=None, seq_lens=None, *, dtype=np.float64, mistake=None):
-    """The whole stack; returns (y, h_n, c_n, y_out) as arrays of `dtype`."""
+def round_to_float16(a):
+    return np.asarray(a, dtype=np.float32).astype(np.float16).astype(np.float32)
+
+
+def round_to_bfloat16(a):
+    """float32 values rounded to bfloat16 (8 significant bits), to nearest, ties to even."""
+    raw = np.asarray(a, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    raw = (raw + 0x7FFF + ((raw >> 16) & 1)) >> 16 << 16
+    return raw.astype(np.uint32).view(np.float32)
+
+
+def run(spec, params, x, h0=None, c0=None, seq_lens=None, *, dtype=np.float64, mistake=None,
+        store=None):
+    """The whole stack; returns (y, h_n, c_n, y_out) as arrays of `dtype`.
+
+    `store` rounds the states after every step and the outputs (a float16 or
+    bfloat16 implementation with `dtype` arithmetic: round_to_float16, ...)."""
+    store = store or (lambda a: a)
     assert mistake is None or mistake in MISTAKES, mistake
     params = {k: np.asarray(v, dtype=dtype) for k, v in params.items()}
     x = np.asarray(x, dtype=dtype)
@@ -170,10 +186,12 @@ def run(spec, params, x, h0=None, c0=None, seq_lens=None, *, dtype=np.float64, m
                     xt = inp[t, b:b + 1]
                     if spec.cell == "lstm":
                         h, c = lstm_step(spec, p, xt, h, c, mm, mistake)
+                        c = store(c)
                     elif spec.cell == "gru":
                         h = gru_step(spec, p, xt, h, mm)
                     else:
                         h = rnn_step(spec, p, xt, h, mm)
+                    h = store(h)
                     out[t, b] = h[0]
                 if mistake == "padding_consumed":
                     out[masked[b]:, b] = 0.0
@@ -189,19 +207,19 @@ def run(spec, params, x, h0=None, c0=None, seq_lens=None, *, dtype=np.float64, m
             inp = outs[0]
         else:
             f, r = outs
-            inp = {
+            inp = store({
                 "concat": lambda: np.concatenate([f, r], axis=-1),
                 "sum": lambda: f + r,
                 "ave": lambda: (f + r) / 2,
                 "mul": lambda: f * r,
                 "none": lambda: np.stack([f, r], axis=2),
-            }[spec.merge]()
+            }[spec.merge]())
     y_out = None
     if spec.output_size is not None:
         a = mm(inp.reshape(T * B, -1), params["output.W_y"]).reshape(T, B, -1)
         if spec.bias:
             a = a + params["output.b_y"]
-        y_out = activation(spec.output_activation, a)
+        y_out = store(activation(spec.output_activation, a))
         if spec.padded_outputs == "zero":
             for b in range(B):
                 y_out[lens[b]:, b] = 0.0
