@@ -153,8 +153,18 @@ def as_real_array(value: object, name: str) -> np.ndarray:
     elif array.dtype.kind not in "iuf":
         raise TypeError(f"`{name}` must be a real array (integer or floating); got dtype {array.dtype}")
     else:
+        original = array
         array = array.astype(np.float64)
         finite = np.isfinite(array)
+        if finite.all() and original.dtype != np.float64:
+            with np.errstate(over="ignore", invalid="ignore"):
+                inexact = array.astype(original.dtype) != original
+            if original.dtype.kind in "iu":  # int64 beyond 2^53 compares equal after the cast
+                inexact |= np.abs(array) > 2.0**53
+            if inexact.any():
+                where = tuple(int(i) for i in np.argwhere(inexact)[0])
+                raise ValueError(f"`{name}` must hold values float64 represents exactly; got "
+                                 f"{original[where]!r} at index {where}")
     if not finite.all():
         where = tuple(int(i) for i in np.argwhere(~finite)[0])
         raise ValueError(f"`{name}` must be finite; got {array[where]} at index {where}")

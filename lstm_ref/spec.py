@@ -255,7 +255,19 @@ class Spec:
                 f"got forget_bias={self.forget_bias}"
             )
 
+        if self.padded_outputs == "carry" and self.direction == "bidirectional":
+            raise SpecError(
+                "`padded_outputs`='carry' is Keras's masking of a unidirectional RNN; Keras's "
+                "Bidirectional zeroes padded outputs (force_zero_output_for_mask): got "
+                "direction='bidirectional': use padded_outputs='zero'"
+            )
         self._set_activations()
+        if self.output_size is None and Activation.parse(self.output_activation) != Activation("Sigmoid"):
+            raise SpecError(
+                f"`output_activation` belongs to the Elman output layer; got "
+                f"output_activation={str(Activation.parse(self.output_activation))!r} without "
+                f"output_size: set output_size, or leave output_activation out"
+            )
         if self.output_size is not None:
             if self.cell != "rnn":
                 raise SpecError(
@@ -374,7 +386,9 @@ class Spec:
         if isinstance(values.get("activations"), list):
             values["activations"] = tuple(values["activations"])
         if values.get("cell") == "rnn" and values.get("nonlinearity") is not None:
-            values.pop("activations", None)  # implied by the nonlinearity
+            implied = [NONLINEARITIES.get(values["nonlinearity"], values["nonlinearity"])]
+            if values.get("activations") in (implied, tuple(implied)):
+                values.pop("activations")  # to_json writes both; they agree
         return cls(**values, force=force)
 
     # Derived sizes, named as in the docstrings.

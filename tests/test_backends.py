@@ -71,3 +71,28 @@ def test_arb_precision_is_restored():
     before = flint.ctx.prec
     forward(spec, random_params(spec), np.ones((2, 1, 2)), bits=300, arithmetic="arb")
     assert flint.ctx.prec == before and mpmath.mp.prec == 53
+
+
+def test_constant_partials_follow_the_working_precision():
+    """d/du of Affine(1/3, 0) is the constant 1/3: it must not keep a precision it was
+    first evaluated at (a cache of the compiled expression once did)."""
+    spec = Spec("rnn", 2, 2, activations=("Affine(1/3, 0)",))
+    params, inputs = random_params(spec, seed=1), random_inputs(spec, steps=2, batch=1, seed=1)
+    cot = {"y": np.ones((2, 1, 2))}
+    backward(spec, params, inputs.x, inputs.h0, cotangents=cot, bits=64)
+    high = backward(spec, params, inputs.x, inputs.h0, cotangents=cot, bits=400)
+    with mpmath.workprec(2000):
+        exact = backward(spec, params, inputs.x, inputs.h0, cotangents=cot, bits=2000)
+        error = abs(high.params["layer0.b_x"].values[0] - exact.params["layer0.b_x"].values[0])
+        assert error < mpmath.mpf(2) ** -390
+
+
+def test_rounding_a_ball_needs_both_ends():
+    from lstm_ref.exact.result import MPArray
+    saved = flint.ctx.prec
+    flint.ctx.prec = 200
+    tie = flint.arb(259) / 256  # exactly between two bfloat16 values
+    straddling = tie + flint.arb("0 +/- 1e-30")
+    flint.ctx.prec = saved
+    values = MPArray(np.array([tie, straddling], dtype=object)).to("bfloat16")
+    assert values[0] == float.fromhex("0x1.04p+0") and np.isnan(values[1])  # ties to even

@@ -71,3 +71,10 @@ def test_gate_blocks_differ():
 def test_bad_scale(scale):
     with pytest.raises(ValueError, match=r"`scale` must be a power of two in \[2\^-6, 2\^8\]"):
         GridSampler(0).draw((2,), scale)
+
+
+def test_to_grid_refuses_values_that_round_past_float16():
+    with pytest.raises(ValueError, match="`values` must round to at most 65504.0 on the grid; "
+                                         "got max 65504.0, which rounds to 65536.0"):
+        to_grid(np.array([65504.0]))
+    assert to_grid(np.array([65280.0]))[0] == 65280.0

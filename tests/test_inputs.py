@@ -121,3 +121,13 @@ def test_random_inputs_lengths_are_validated():
     assert message(random_inputs, SPEC, 3, 2, seq_lens=np.array([4, 1])) == (
         "`seq_lens` must lie in [0, T] = [0, 3]; got 4 at index 0"
     )
+
+
+def test_values_float64_cannot_hold_are_refused():
+    x = np.zeros((1, 1, 3), dtype=np.int64)
+    x[0, 0, 1] = 2**53 + 1
+    assert message(validate_inputs, SPEC, x) == (
+        "`x` must hold values float64 represents exactly; got np.int64(9007199254740993) at "
+        "index (0, 0, 1)"
+    )
+    assert validate_inputs(SPEC, np.ones((1, 1, 3), dtype=np.float16)).x.dtype == np.float64

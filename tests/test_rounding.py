@@ -85,3 +85,13 @@ def test_special_values_and_bad_dtype():
     with pytest.raises(ValueError, match="`dtype` must be one of float64, float32, float16, "
                                          "bfloat16; got 'int8'"):
         round_array(values, "int8")
+
+
+def test_no_double_rounding_outside_a_precision_context():
+    """A value computed at 200 bits keeps all its bits when rounded at mpmath's default
+    precision (53 bits): 1 + 2^-24 + 2^-80 is just above a float32 tie."""
+    with mpmath.workprec(200):
+        value = 1 + mpmath.mpf(2) ** -24 + mpmath.mpf(2) ** -80
+    assert mpmath.mp.prec == 53
+    assert round_to(value, FORMATS["float32"]) == 1 + 2.0**-23
+    assert round_array(np.array([value], dtype=object), "float32")[0] == np.float32(1 + 2.0**-23)

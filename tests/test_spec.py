@@ -55,6 +55,13 @@ BAD = [
      "`hidden_size` above 4096 makes exact evaluation take hours; got 5000: pass force=True if "
      "you mean it"),
     (dict(bias=1), "`bias` must be True or False; got 1"),
+    (dict(direction="bidirectional", padded_outputs="carry"),
+     "`padded_outputs`='carry' is Keras's masking of a unidirectional RNN; Keras's "
+     "Bidirectional zeroes padded outputs (force_zero_output_for_mask): got "
+     "direction='bidirectional': use padded_outputs='zero'"),
+    (dict(output_activation="Tanh"),
+     "`output_activation` belongs to the Elman output layer; got output_activation='Tanh' "
+     "without output_size: set output_size, or leave output_activation out"),
 ]
 
 
@@ -100,3 +107,14 @@ def test_spec_is_frozen_and_hashable():
     with pytest.raises(AttributeError):
         spec.hidden_size = 5
     assert spec == Spec("gru", 3, 4) and hash(spec) == hash(Spec("gru", 3, 4))
+
+
+def test_from_json_refuses_contradictions_and_round_trips():
+    for spec in (Spec("rnn", 3, 4, nonlinearity="relu"), Spec("rnn", 3, 4, activations=("Elu",)),
+                 Spec("lstm", 3, 4, cell_clip="1/4", activations=("HardSigmoid(1/6)", "Tanh", "Tanh"))):
+        assert Spec.from_json(spec.to_json()) == spec
+    data = Spec("rnn", 3, 4).to_json() | {"activations": ["Relu"]}
+    with pytest.raises(SpecError, match="`nonlinearity`='tanh' contradicts activations=\\('Relu',\\)"):
+        Spec.from_json(data)
+    with pytest.raises(SpecError, match="`spec` has unknown options \\['clip'\\]"):
+        Spec.from_json(Spec("gru", 3, 4).to_json() | {"clip": 3})

@@ -189,7 +189,6 @@ def compile_expression(expr: sp.Expr, backend_name: str) -> tuple[Callable[..., 
     function = sp.lambdify([sp.Symbol(n, real=True) for n in names], expr,
                            modules=[chosen.namespace()], printer=printer)
     convert = chosen.convert
-    if not names:  # a constant, such as df/di = -1 for coupled gates
-        value = convert(function())
-        return (lambda: value), names
+    if not names:  # a constant, such as df/di = -1: evaluated at the caller's precision
+        return (lambda: convert(function())), names
     return np.frompyfunc(lambda *args: convert(function(*args)), len(names), 1), names

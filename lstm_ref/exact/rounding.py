@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import mpmath
 import numpy as np
+from mpmath.libmp import from_float, from_int, from_man_exp, mpf_add, mpf_neg
 
 
 @dataclass(frozen=True)
@@ -42,15 +43,21 @@ FORMATS = {
 def round_to(value: mpmath.mpf, fmt: Format) -> float:
     """`value` correctly rounded to `fmt`, returned as a Python float (exact).
 
+    An arb ball rounds to the value both its ends round to, or to NaN where they
+    differ (the ball does not decide the rounding).
+
     >>> round_to(mpmath.mpf(1) / 3, FORMATS["bfloat16"])
     0.333984375
     >>> round_to(mpmath.mpf(70000), FORMATS["float16"])
     inf
     """
-    sign, man, exp, bc = mpmath.mpf(value)._mpf_
+    if hasattr(value, "rad") and hasattr(value, "mid"):
+        lower, upper = (round_to(end, fmt) for end in ball_ends(value))
+        return lower if lower == upper else math.nan
+    sign, man, exp, bc = _raw(value)
     if not man:
         if exp != 0 or bc != 0:  # mpmath's inf and nan carry no mantissa either
-            return float(mpmath.mpf(value))
+            return float(mpmath.mp.make_mpf((sign, man, exp, bc)))
         return -0.0 if sign else 0.0
     top = exp + bc - 1  # 2^top <= |value| < 2^(top+1)
     quantum = max(top, fmt.emin) - fmt.precision + 1
@@ -66,6 +73,31 @@ def round_to(value: mpmath.mpf, fmt: Format) -> float:
     if result > fmt.largest:
         result = math.inf
     return -result if sign else result
+
+
+def _raw(value: object) -> tuple[int, int, int, int]:
+    """The exact (sign, mantissa, exponent, bits) of an mpf, int or float: never through
+    mpmath.mpf(), which would first round to the caller's working precision."""
+    if isinstance(value, mpmath.mpf):
+        return value._mpf_
+    if isinstance(value, int):
+        return from_int(value)
+    return from_float(float(value))
+
+
+def ball_ends(ball: object) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """The exact ends mid - rad and mid + rad of an arb ball, as mpf (no rounding)."""
+    if ball.is_nan():  # type: ignore[attr-defined]
+        return mpmath.mpf("nan"), mpmath.mpf("nan")
+    mid, rad = (exact_value(part) for part in (ball.mid(), ball.rad()))  # type: ignore[attr-defined]
+    return (mpmath.mp.make_mpf(mpf_add(mid._mpf_, mpf_neg(rad._mpf_), 0)),
+            mpmath.mp.make_mpf(mpf_add(mid._mpf_, rad._mpf_, 0)))
+
+
+def exact_value(value: object) -> mpmath.mpf:
+    """An exact arb value (a midpoint or a radius) as an mpf, without rounding."""
+    man, exp = value.man_exp()  # type: ignore[attr-defined]
+    return mpmath.mp.make_mpf(from_man_exp(int(man), int(exp)))
 
 
 def round_array(values: np.ndarray, dtype: str) -> np.ndarray:

@@ -231,9 +231,8 @@ def _cases() -> list[Case]:
         ("OutputLayer", "Merge", "ReverseAlignment", "Gradients"),
         rnn(output_size=2, direction="bidirectional", merge="ave",
             output_activation="Softplus"))
-    add("lstm-carry", "Keras-style padded outputs: carried, not zeroed.",
-        ("VariableLength", "Gradients"), lstm(direction="bidirectional", padded_outputs="carry"),
-        seq_lens=(5, 2, 0))
+    add("lstm-carry", "Keras-style padded outputs of a unidirectional layer: carried, not zeroed.",
+        ("VariableLength", "Gradients"), lstm(padded_outputs="carry"), seq_lens=(5, 2, 0))
     add("lstm-zero-states", "Zero initial states (the frameworks' default).",
         ("GateOrder", "Gradients"), lstm(), states=False)
 

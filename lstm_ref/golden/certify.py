@@ -2,9 +2,9 @@
 
 Two methods (the file records which). With python-flint (`arb`), ball arithmetic: one
 evaluation whose every value is a proven enclosure. With mpmath alone, Ziv's strategy: evaluate at a precision p and at p + 64 bits;
-the radius is the distance between the two (plus a few units in the last place of the
-higher one), or zero where both are the same dyadic with a mantissa shorter than p by
-8 bits or more (then nothing was rounded). Where the enclosure [mid - rad, mid + rad] does not decide every stored
+the radius is the distance between the two plus 2^-(p-8) relative: agreement of two
+precisions alone proves nothing (tanh(128) rounds to 1 at both), so a tie that is
+exactly met stays undecided under this method; arb decides it. Where the enclosure [mid - rad, mid + rad] does not decide every stored
 rounding, or is wider than the requested digits, the evaluation is repeated at twice
 the precision, up to a cap; values still undecided there are flagged, never guessed.
 This is a heuristic certificate (two precisions agree), not a proof; the file says so.
@@ -19,18 +19,17 @@ from fractions import Fraction
 
 import mpmath
 import numpy as np
-from mpmath.libmp import from_man_exp
+from mpmath.libmp import mpf_add, mpf_neg
 
 from lstm_ref.exact.backends import Undecidable
-from lstm_ref.exact.rounding import FORMATS, round_to
+from lstm_ref.exact.rounding import FORMATS, exact_value, round_to
 
 METHODS = {
     "ziv-mpmath": (
         "Ziv's strategy with mpmath: each value was evaluated at the listed precisions; "
         "the radius bounds the distance between the last two, plus 2^-(p-8) relative at "
-        "the last precision p (zero where both are the same dyadic with a mantissa 8 bits "
-        "or more shorter than the lower precision: exact), and the decimal rounding of the "
-        "midpoint. Every stored rounding is the rounding of both ends of the enclosure. "
+        "the last precision p, and the decimal rounding of the midpoint. Every stored "
+        "rounding is the rounding of both ends of the enclosure. "
         "A heuristic certificate: two precisions agree."
     ),
     "arb": (
@@ -88,7 +87,7 @@ def certify(evaluate: Callable[[int, str], dict[str, np.ndarray]], digits: int,
         else:
             low, high = evaluate(bits, "mpmath"), evaluate(bits + STEP_BITS, "mpmath")
             precisions += [bits, bits + STEP_BITS]
-            enclosures = {name: [_ziv(a, b, bits, bits + STEP_BITS)
+            enclosures = {name: [_ziv(a, b, bits + STEP_BITS)
                                  for a, b in zip(low[name].flat, array.flat)]
                           for name, array in high.items()}
             shapes = {name: array.shape for name, array in high.items()}
@@ -100,23 +99,20 @@ def certify(evaluate: Callable[[int, str], dict[str, np.ndarray]], digits: int,
         bits *= 2
 
 
-def _ziv(low: mpmath.mpf, high: mpmath.mpf, bits_low: int, bits: int) -> tuple[mpmath.mpf, mpmath.mpf]:
-    """(midpoint, radius) from two evaluations at `bits_low` and `bits`."""
+def _ziv(low: mpmath.mpf, high: mpmath.mpf, bits: int) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """(midpoint, radius) from two evaluations, the second at `bits`.
+
+    The radius always keeps a relative slack of 2^-(bits-8): two precisions can agree
+    on a rounded value (tanh(128) is 1 at both), so agreement alone proves nothing.
+    """
     mid = high  # kept as computed: converting it here would round it to the caller's precision
-    if mid == low and _mantissa_bits(mid) <= bits_low - UNIT_SLACK_BITS:
-        # The same short dyadic at both precisions: nothing was rounded (an exact sum
-        # through relu, a state passed through, a padded zero).
-        return mid, mpmath.mpf(0)
     with mpmath.workprec(2 * bits):
         return mid, abs(mid - low) + abs(mid) * mpmath.ldexp(1, UNIT_SLACK_BITS - bits)
 
 
 def _ball(ball: object) -> tuple[mpmath.mpf, mpmath.mpf]:
     """(midpoint, radius) of an arb ball, both exactly as mpf."""
-    def exact(value: object) -> mpmath.mpf:
-        man, exp = value.man_exp()  # type: ignore[attr-defined]
-        return mpmath.mp.make_mpf(from_man_exp(int(man), int(exp)))
-    return exact(ball.mid()), exact(ball.rad())  # type: ignore[attr-defined]
+    return exact_value(ball.mid()), exact_value(ball.rad())  # type: ignore[attr-defined]
 
 
 def _enclose(enclosures: dict[str, list[tuple[mpmath.mpf, mpmath.mpf]]],
@@ -130,8 +126,10 @@ def _enclose(enclosures: dict[str, list[tuple[mpmath.mpf, mpmath.mpf]]],
         for index, (mid, radius) in enumerate(pairs):
             # Decided: the binary enclosure is narrower than the digits asked for, and
             # both its ends round alike in every format.
-            ends = [round_to(mid - radius, f) for f in FORMATS.values()]
-            decided = ends == [round_to(mid + radius, f) for f in FORMATS.values()]
+            lower = mpmath.mp.make_mpf(mpf_add(mid._mpf_, mpf_neg(radius._mpf_), 0))
+            upper = mpmath.mp.make_mpf(mpf_add(mid._mpf_, radius._mpf_, 0))
+            ends = [round_to(lower, f) for f in FORMATS.values()]
+            decided = ends == [round_to(upper, f) for f in FORMATS.values()]
             decided = decided and radius <= tolerance * abs(mid)
             text = mpmath.nstr(mid, digits, strip_zeros=False) if mid else "0"
             # The stored, decimal enclosure, in exact rational arithmetic.
@@ -148,10 +146,6 @@ def _enclose(enclosures: dict[str, list[tuple[mpmath.mpf, mpmath.mpf]]],
         if undecided:
             out.undecided[name] = undecided
     return out, all_decided
-
-
-def _mantissa_bits(value: mpmath.mpf) -> int:
-    return int(value._mpf_[3])
 
 
 def _exact(value: mpmath.mpf) -> Fraction:

@@ -54,6 +54,7 @@ class GoldenCase:
     cotangents: dict[str, np.ndarray]
     stored: dict[str, Any]
     certification: dict[str, Any]
+    digits: int
 
     @property
     def names(self) -> list[str]:
@@ -138,14 +139,14 @@ def load_file(path: Path) -> list[GoldenCase]:
         except (SpecError, TypeError) as error:
             raise GoldenFormatError(f"{path}: testGroups[{g}].spec: {error}") from None
         for test in group["tests"]:
-            cases.append(_case(path, spec, test))
+            cases.append(_case(path, spec, test, document["certification"]["digits"]))
     if len(cases) != document["numberOfTests"]:
         raise GoldenFormatError(f"{path}: numberOfTests is {document['numberOfTests']}; "
                                 f"the file holds {len(cases)}")
     return cases
 
 
-def _case(path: Path, spec: Spec, test: dict[str, Any]) -> GoldenCase:
+def _case(path: Path, spec: Spec, test: dict[str, Any], digits: int) -> GoldenCase:
     where = f"{path}: test {test['id']!r}"
     try:
         arrays = test["inputs"]
@@ -169,7 +170,7 @@ def _case(path: Path, spec: Spec, test: dict[str, Any]) -> GoldenCase:
                 raise GoldenFormatError(f"{where}.expected[{name!r}].{field}: expected {size} "
                                         f"values for shape {entry['shape']}; got {len(entry[field])}")
     return GoldenCase(str(path), test["tcId"], test["id"], test["comment"], tuple(test["flags"]),
-                      spec, params, inputs, cot, test["expected"], test["certification"])
+                      spec, params, inputs, cot, test["expected"], test["certification"], digits)
 
 
 def load_suite(suite: str | os.PathLike[str] = "standard") -> list[GoldenCase]:

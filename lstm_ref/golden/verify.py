@@ -3,19 +3,23 @@
     lstm-ref golden verify golden/standard
 
 Every stored value is recomputed 64 bits above the highest precision its test was
-certified at; the recomputed value must lie in the stored enclosure (compared as exact
-rationals) and round to every stored float64, float32, float16 and bfloat16 value.
+certified at (with arb balls for arb-certified files, when python-flint is installed);
+the recomputed value must lie in the stored enclosure (compared as exact rationals) and
+round to every stored float64, float32, float16 and bfloat16 value; each radius must be
+narrower than the stated digits, and null roundings must be exactly the undecided ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+import importlib.util
+import math
 from fractions import Fraction
 from pathlib import Path
 
 import mpmath
 
-from lstm_ref.exact.rounding import FORMATS, round_to
+from lstm_ref.exact.rounding import FORMATS, ball_ends, round_to
 from lstm_ref.golden.format import MANIFEST, GoldenFormatError, hex_float
 from lstm_ref.golden.generate import values_at
 from lstm_ref.golden.load import GoldenCase, load_file, read_manifest, resolve
@@ -59,28 +63,64 @@ def _fraction(value: mpmath.mpf) -> Fraction:
 
 
 def check_case(case: GoldenCase) -> list[str]:
-    """Recompute one case and compare every stored enclosure and rounding."""
+    """Recompute one case and compare every stored enclosure and rounding.
+
+    Files certified with arb are recomputed with arb where python-flint is installed:
+    the recomputed ball must lie inside the stored enclosure and both its ends round to
+    every stored value. Otherwise mpmath recomputes the value 64 bits higher.
+    """
     bits = max(case.certification["precisions"]) + 64
     where = f"{case.file}: test {case.id!r}"
-    values = values_at(case.spec, case.params, case.inputs, case.cotangents, bits)
+    arithmetic = "arb" if case.certification["method"] == "arb" and _has_flint() else "mpmath"
+    values = values_at(case.spec, case.params, case.inputs, case.cotangents, bits, arithmetic)
     if set(values) != set(case.stored):
         return [f"{where}: stores {sorted(case.stored)}; the spec computes {sorted(values)}"]
     problems: list[str] = []
+    width = Fraction(1, 10 ** (case.digits - 1))
     for name, array in values.items():
         entry = case.stored[name]
+        undecided = set(case.certification["undecided"].get(name, []))
         for index, value in enumerate(array.flat):
             if len(problems) >= MAX_PROBLEMS_PER_TEST:
                 return problems + [f"{where}: more problems not listed"]
-            # Exact rational comparison: the decimal strings and the dyadic value.
+            label = f"{where}: {name}[{index}]"
+            roundings = [entry[fmt][index] for fmt in FORMATS]
+            if (index in undecided) != all(r is None for r in roundings) or (
+                    index not in undecided and None in roundings):
+                problems.append(f"{label}: roundings {roundings} disagree with the test's "
+                                f"`undecided` list")
+                continue
+            # Exact rational comparisons: the decimal strings and the dyadic value (or ball).
             mid, rad = Fraction(entry["mid"][index]), Fraction(entry["rad"][index])
-            if abs(_fraction(value) - mid) > rad:
-                problems.append(f"{where}: {name}[{index}] = {mpmath.nstr(value, 35)} lies "
-                                f"outside the stored enclosure {entry['mid'][index]} +- "
-                                f"{entry['rad'][index]}")
+            if index not in undecided and rad > width * abs(mid):
+                problems.append(f"{label}: radius {entry['rad'][index]} is wider than "
+                                f"{case.digits} digits of {entry['mid'][index]}")
+                continue
+            low, high = _ends(value)
+            if low < mid - rad or high > mid + rad:
+                problems.append(f"{label} = {_show(value)} lies outside the stored enclosure "
+                                f"{entry['mid'][index]} +- {entry['rad'][index]}")
                 continue
             for fmt, rounding in FORMATS.items():
-                stored, actual = entry[fmt][index], hex_float(round_to(value, rounding))
-                if stored is not None and stored != actual:
-                    problems.append(f"{where}: {name}[{index}] {fmt}: stored {stored}, but the "
-                                    f"value {mpmath.nstr(value, 25)} rounds to {actual}")
+                stored, actual = entry[fmt][index], round_to(value, rounding)
+                if stored is not None and (math.isnan(actual) or stored != hex_float(actual)):
+                    problems.append(f"{label} {fmt}: stored {stored}, but the value "
+                                    f"{_show(value)} rounds to {hex_float(actual)}")
     return problems
+
+
+def _has_flint() -> bool:
+    return importlib.util.find_spec("flint") is not None
+
+
+def _ends(value: object) -> tuple[Fraction, Fraction]:
+    """The exact ends of a ball, or an mpf value twice."""
+    if hasattr(value, "rad"):
+        low, high = ball_ends(value)
+        return _fraction(low), _fraction(high)
+    exact = _fraction(value)  # type: ignore[arg-type]
+    return exact, exact
+
+
+def _show(value: object) -> str:
+    return str(value) if hasattr(value, "rad") else mpmath.nstr(value, 30)
