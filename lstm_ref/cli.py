@@ -6,6 +6,8 @@
     lstm-ref golden generate [--suite NAME] [--out DIR] [--digits N] [--certify arb|ziv-mpmath]
     lstm-ref golden verify DIR [DIR ...]
     lstm-ref golden show FILE
+    lstm-ref check MODULE:FUNCTION --layout torch --cell lstm --dtype float32 [--profile P]
+    lstm-ref check --results FILE
 
 `forward` evaluates a layer stack exactly on seeded grid inputs and prints the
 outputs to the requested number of significant digits (text or JSON). `derive`
@@ -18,16 +20,22 @@ Exit status: 0 on success, 2 on a usage error (the message says what to change).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 from pathlib import Path
 
 import mpmath
 import numpy as np
 
 from lstm_ref.version import __version__
+from lstm_ref.checker import PROFILES, check, check_results
+from lstm_ref.checker.layouts import LAYOUTS
+from lstm_ref.checker.profiles import DEFAULT_PROFILE
+from lstm_ref.checker.results import read_results
 from lstm_ref.derivation.names import FORMATS
 from lstm_ref.derivation.printing import derivation_files, document
 from lstm_ref.exact import forward, precision
@@ -192,6 +200,61 @@ def run_golden(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "check", help="validate an implementation (or its saved outputs) on the golden vectors",
+        description="Run MODULE:FUNCTION on every golden case of --cell that --layout can "
+        "express, or judge outputs computed elsewhere (--results FILE, docs/checker.md); "
+        "exit 0 when every case passes, 1 when one fails, 2 on a usage error.",
+    )
+    p.add_argument("target", nargs="?", metavar="MODULE:FUNCTION")
+    p.add_argument("--results", metavar="FILE", help="a results file (docs/checker.md)")
+    p.add_argument("--layout", choices=sorted(LAYOUTS), default="torch")
+    p.add_argument("--cell", choices=CELLS, default=None)
+    p.add_argument("--dtype", choices=sorted(DEFAULT_PROFILE), default="float32")
+    p.add_argument("--profile", choices=sorted(PROFILES), default=None,
+                   help="how the implementation computes (default: the dtype's)")
+    p.add_argument("--suite", default="standard", help="a suite name or directory")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def run_check(args: argparse.Namespace) -> int:
+    if (args.target is None) == (args.results is None):
+        raise ValueError("give either MODULE:FUNCTION or --results FILE")
+    if args.results is not None:
+        document = read_results(Path(args.results))
+        report = check_results(document["results"], dtype=document.get("dtype", args.dtype),
+                               profile=document.get("profile", args.profile),
+                               suite=document.get("suite", args.suite))
+    else:
+        if args.cell is None:
+            raise ValueError("`--cell` is required with MODULE:FUNCTION: one of " + ", ".join(CELLS))
+        report = check(load_target(args.target), cell=args.cell, layout=args.layout,
+                       dtype=args.dtype, profile=args.profile, suite=args.suite)
+    print(report.to_json() if args.json else report)
+    return 0 if report.passed else 1
+
+
+def load_target(target: str) -> Callable[..., Any]:
+    """MODULE:FUNCTION, imported (the current directory first on the path)."""
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"the target must read MODULE:FUNCTION; got {target!r}")
+    sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f"cannot import {module_name!r} from {target!r}: {error}") from None
+    finally:
+        sys.path.pop(0)
+    function = module
+    for part in attribute.split("."):
+        if not hasattr(function, part):
+            raise ValueError(f"{module_name!r} has no {attribute!r}")
+        function = getattr(function, part)
+    return function  # type: ignore[return-value]
+
+
 def run_forward(args: argparse.Namespace) -> int:
     spec = _spec(args)
     seq_lens = None if args.seq_lens is None else np.array(args.seq_lens)
@@ -237,11 +300,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _forward_parser(sub)
     _derive_parser(sub)
     _golden_parser(sub)
+    _check_parser(sub)
     args = parser.parse_args(argv)
-    commands = {"forward": run_forward, "derive": run_derive, "golden": run_golden}
+    commands = {"forward": run_forward, "derive": run_derive, "golden": run_golden,
+                "check": run_check}
     try:
         return commands[args.command](args)
-    except (ValueError, TypeError, FileNotFoundError) as error:
+    except (ValueError, TypeError, FileNotFoundError, NotImplementedError) as error:
         print(f"lstm-ref {args.command}: error: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader (head, less) stopped early: not an error
