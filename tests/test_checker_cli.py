@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -127,9 +128,12 @@ def test_torch_layout_skips(golden_case):
 def test_pytest_plugin(tmp_path):
     (tmp_path / "test_mine.py").write_text(PLUGIN_TEST)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(TESTS)]))
+    installed = any(e.value == "lstm_ref.checker.pytest_plugin"
+                    for e in importlib.metadata.entry_points(group="pytest11"))
+    load = [] if installed else ["-p", "lstm_ref.checker.pytest_plugin"]  # not pip-installed
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "lstm_ref.checker.pytest_plugin", "-p",
-         "no:cacheprovider", "-rs", "-q", str(tmp_path / "test_mine.py")],
+        [sys.executable, "-m", "pytest", *load, "-p", "no:cacheprovider", "-rs", "-q",
+         str(tmp_path / "test_mine.py")],
         capture_output=True, text=True, cwd=tmp_path, env=env,
     )
     out = run.stdout
@@ -138,3 +142,8 @@ def test_pytest_plugin(tmp_path):
     assert "Most likely mistake(s): state order swapped: h_n and c_n exchanged" in out
     assert "layout 'torch' cannot express seq_lens with 0" in out
     assert "this kernel reads canonical parameters only" in out
+
+
+def test_plugin_entry_point_is_declared():
+    text = (ROOT / "pyproject.toml").read_text()
+    assert '[project.entry-points.pytest11]\nlstm_ref = "lstm_ref.checker.pytest_plugin"' in text
