@@ -8,6 +8,14 @@ back `(y, h_n, c_n)` (c_n None for GRU and RNN):
 - `torch`: `params` named like `torch.nn.LSTM/GRU/RNN.state_dict()`; `config` has
   cell, input_size, hidden_size, num_layers, bidirectional, proj_size, nonlinearity,
   bias; `seq_lens` has packed-sequence semantics (padded outputs zero).
+- `onnx`: one operator: `params` W, R, B, P (lstm_ref.adapters.onnx); h0, c0 are
+  initial_h, initial_c (D, B, H); `config` the operator's attributes (layout 0); it
+  returns (Y (T, D, B, H), Y_h, Y_c) with ONNX Runtime's variable-length semantics.
+- `keras`: x and y batch-major (B, T, ...); `params` "layer{k}/{forward|backward}/
+  {kernel|recurrent_kernel|bias}" (lstm_ref.adapters.keras); h0, c0 stacked like the
+  canonical ones; `config` has cell, units, num_layers, bidirectional, merge_mode,
+  use_bias, reset_after, activation, recurrent_activation; seq_lens is Keras's mask
+  (step t of sequence b is valid when t < seq_lens[b]).
 
 Arrays are numpy arrays in the requested dtype (bfloat16 values travel in float32
 arrays). `seq_lens` is None when every sequence has full length. Cases a layout
@@ -22,9 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from lstm_ref.adapters import keras, onnx
 from lstm_ref.adapters.conventions import TORCH
 from lstm_ref.adapters.torch import to_torch
-from lstm_ref.exact.rounding import FORMATS
+from lstm_ref.exact.rounding import FORMATS, representable
 from lstm_ref.golden.load import GoldenCase
 
 OUTPUTS = ("y", "h_n", "c_n", "y_out")
@@ -32,21 +41,35 @@ OUTPUTS = ("y", "h_n", "c_n", "y_out")
 
 @dataclass(frozen=True)
 class Layout:
-    """How one layout passes a case in and reads the outputs back."""
+    """How one layout passes a case in and reads the outputs back.
+
+    `batch_major` layouts receive x as (B, T, I) and return y as (B, T, ...); `read`
+    turns the returned tuple into canonical (T, B, ...) outputs.
+    """
 
     name: str
     refusals: Callable[[GoldenCase], list[str]]
     params: Callable[[GoldenCase], dict[str, np.ndarray]]
     config: Callable[[GoldenCase], dict[str, Any]]
+    read: Callable[[GoldenCase, tuple[Any, ...]], tuple[Any, ...]] = lambda case, out: out
+    batch_major: bool = False
 
     def arguments(self, case: GoldenCase, dtype: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Fresh copies of everything the implementation receives."""
         kind = FORMATS[dtype].numpy_dtype
         x, h0, c0 = case.inputs_as(dtype)
+        if self.batch_major:
+            x = np.ascontiguousarray(x.transpose(1, 0, 2))
         params = {k: np.array(v, dtype=kind) for k, v in self.params(case).items()}
         full = bool(np.all(case.inputs.seq_lens == case.inputs.x.shape[0]))
         lens = None if full else case.inputs.seq_lens.copy()
         return (x, params, h0, c0), {"seq_lens": lens, "config": self.config(case)}
+
+    def inexact(self, case: GoldenCase, dtype: str) -> list[str]:
+        """Mapped parameters the dtype cannot hold exactly (a summed bias in bfloat16)."""
+        return [f"{name} (a sum of two grid values) is not exact in {dtype}"
+                for name, value in self.params(case).items()
+                if not representable(np.asarray(value), dtype).all()]
 
     def expected_outputs(self, case: GoldenCase) -> tuple[str, ...]:
         names = ["y", "h_n", "c_n"]
@@ -71,13 +94,66 @@ def _torch_config(case: GoldenCase) -> dict[str, Any]:
     }
 
 
+def _onnx_refusals(case: GoldenCase) -> list[str]:
+    found = onnx.refusals(case.spec)
+    if np.any(case.inputs.seq_lens == 0):
+        found.append("seq_lens with 0 (the ONNX specification leaves length 0 undefined)")
+    return found
+
+
+def _onnx_read(case: GoldenCase, out: tuple[Any, ...]) -> tuple[Any, ...]:
+    """ONNX's Y (T, D, B, H) as the canonical y; Y_h and Y_c are already (D, B, H)."""
+    if not isinstance(out, (tuple, list)) or len(out) != 3:
+        return out
+    y, h_n, c_n = out
+    y = np.asarray(y)
+    if y.ndim == 4:
+        y = y.transpose(0, 2, 1, 3)
+        if case.spec.merge != "none":
+            y = y.reshape(y.shape[0], y.shape[1], -1)
+    return y, h_n, c_n
+
+
+def _keras_refusals(case: GoldenCase) -> list[str]:
+    spec, lens = case.spec, case.inputs.seq_lens
+    found = keras.refusals(spec)
+    if np.any(lens == 0):
+        found.append("seq_lens with 0 (Keras backends disagree on fully masked sequences)")
+    elif np.any(lens < case.inputs.x.shape[0]) and spec.direction != "bidirectional" and (
+            spec.padded_outputs == "zero"):
+        found.append("padded_outputs='zero' (a masked Keras RNN carries its last output)")
+    return found
+
+
+def _keras_config(case: GoldenCase) -> dict[str, Any]:
+    spec = case.spec
+    return {
+        "cell": spec.cell, "units": spec.hidden_size, "num_layers": spec.num_layers,
+        "bidirectional": spec.direction == "bidirectional", "merge_mode": spec.merge,
+        "use_bias": spec.bias, "reset_after": spec.gru_reset == "after",
+        **keras.activations(spec),
+    }
+
+
+def _keras_read(case: GoldenCase, out: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Keras's batch-major y (B, T, ...) as the canonical (T, B, ...)."""
+    if not isinstance(out, (tuple, list)) or len(out) != 3:
+        return out
+    y = np.asarray(out[0])
+    return (np.swapaxes(y, 0, 1) if y.ndim >= 2 else y), out[1], out[2]
+
+
 LAYOUTS = {
     "canonical": Layout("canonical", lambda case: [], lambda case: dict(case.params),
                         lambda case: case.spec.to_json()),
     "torch": Layout("torch", _torch_refusals, lambda case: to_torch(case.spec, case.params),
                     _torch_config),
+    "onnx": Layout("onnx", _onnx_refusals, lambda case: onnx.to_onnx(case.spec, case.params),
+                   lambda case: onnx.attributes(case.spec), _onnx_read),
+    "keras": Layout("keras", _keras_refusals, lambda case: keras.to_keras(case.spec, case.params),
+                    _keras_config, _keras_read, batch_major=True),
 }
-PLANNED = ("keras", "onnx", "flax")
+PLANNED = ("flax",)
 
 
 def layout(name: str) -> Layout:

@@ -70,7 +70,7 @@ def check(
 def check_case(impl: Callable[..., Any], case: GoldenCase, chosen: Layout, dtype: str,
                prof: Profile) -> tuple[CaseReport, dict[str, np.ndarray] | None, Trajectory | None]:
     """Run and judge one case; the implementation's misbehaviour is reported, not raised."""
-    refused = chosen.refusals(case)
+    refused = chosen.refusals(case) or chosen.inexact(case, dtype)
     if refused:
         return CaseReport(case.id, "unsupported", f"layout {chosen.name!r} cannot express "
                           + ", ".join(refused)), None, None
@@ -83,7 +83,7 @@ def check_case(impl: Callable[..., Any], case: GoldenCase, chosen: Layout, dtype
     except Exception as error:  # the implementation's bug is the report's business
         return CaseReport(case.id, "error", f"the implementation raised "
                           f"{type(error).__name__}: {error}"), None, None
-    actual, problem = _outputs(returned, case, chosen)
+    actual, problem = _outputs(chosen.read(case, returned), case, chosen)
     if problem:
         return CaseReport(case.id, "error", problem), None, None
     return judge(case, actual, dtype, prof)

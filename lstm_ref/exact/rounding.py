@@ -107,3 +107,10 @@ def round_array(values: np.ndarray, dtype: str) -> np.ndarray:
     fmt = FORMATS[dtype]
     flat = [round_to(v, fmt) for v in values.flat]
     return np.array(flat, dtype=np.float64).astype(fmt.numpy_dtype).reshape(values.shape)
+
+
+def representable(values: np.ndarray, dtype: str) -> np.ndarray:
+    """Elementwise: does `dtype` hold the float64 value exactly?"""
+    fmt = FORMATS[dtype]
+    flat = [round_to(float(v), fmt) == v for v in np.ravel(values)]
+    return np.array(flat, dtype=bool).reshape(np.shape(values))
