@@ -227,7 +227,65 @@ def test_argument_errors():
     with pytest.raises(ValueError, match="`profile` 'fp16' stores float16, but `dtype` is "
                                          "'float32': use one of \\['fp32', 'tf32'\\]"):
         check(impl, cell="lstm", dtype="float32", profile="fp16")
-    with pytest.raises(NotImplementedError, match="`gradients=True` is not implemented yet"):
+    with pytest.raises(ValueError, match="`gradients=True` needs `vjp`"):
         check(impl, cell="lstm", gradients=True)
+    with pytest.raises(NotImplementedError, match="gradients in layout 'onnx' are not implemented"):
+        check(impl, cell="lstm", layout="onnx", gradients=True, vjp=impl)
     with pytest.raises(ValueError, match="`cell` must be one of lstm, gru, rnn; got 'LSTM'"):
         check(impl, cell="LSTM")
+
+
+def torch_vjp(dtype, scale_recurrent=1.0):
+    """PyTorch autograd as the vjp of torch_impl (torch layout)."""
+    def vjp(x, params, h0, c0, seq_lens=None, config=None, cotangents=None):
+        kind = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[config["cell"]]
+        kwargs = dict(input_size=config["input_size"], hidden_size=config["hidden_size"],
+                      num_layers=config["num_layers"], bias=config["bias"],
+                      bidirectional=config["bidirectional"], dtype=dtype)
+        if config["cell"] == "lstm":
+            kwargs["proj_size"] = config["proj_size"]
+        if config["cell"] == "rnn":
+            kwargs["nonlinearity"] = config["nonlinearity"]
+        module = kind(**kwargs)
+        module.load_state_dict({k: torch.from_numpy(v) for k, v in params.items()})
+        xt = torch.from_numpy(x).requires_grad_()
+        ht = torch.from_numpy(h0).requires_grad_()
+        ct = None if c0 is None else torch.from_numpy(c0).requires_grad_()
+        inputs = xt
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "LSTM with projections is not supported with oneDNN")
+            if seq_lens is not None:
+                inputs = torch.nn.utils.rnn.pack_padded_sequence(
+                    xt, torch.from_numpy(seq_lens), enforce_sorted=False)
+            y, state = module(inputs, ht if ct is None else (ht, ct))
+        if seq_lens is not None:
+            y, _ = torch.nn.utils.rnn.pad_packed_sequence(y, total_length=x.shape[0])
+        h_n, c_n = (state, None) if ct is None else state
+        total = (y * torch.from_numpy(cotangents["y"])).sum()
+        total = total + (h_n * torch.from_numpy(cotangents["h_n"])).sum()
+        if c_n is not None:
+            total = total + (c_n * torch.from_numpy(cotangents["c_n"])).sum()
+        total.backward()
+        grads = {k: v.grad.numpy() * (scale_recurrent if "weight_hh" in k else 1.0)
+                 for k, v in module.named_parameters()}
+        return xt.grad.numpy(), grads, ht.grad.numpy(), None if ct is None else ct.grad.numpy()
+    return vjp
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_gradients_no_false_alarm_pytorch(cell, dtype):
+    kind = getattr(torch, dtype)
+    report = check(torch_impl(kind), cell=cell, layout="torch", dtype=dtype, gradients=True,
+                   vjp=torch_vjp(kind))
+    assert report.passed, str(report)
+    judged = [o.name for c in report.cases for o in c.outputs if o.name.startswith("grad.")]
+    assert "grad.x" in judged and any(".W_h" in n for n in judged)
+
+
+def test_gradient_off_by_1e_4_fails_at_float32():
+    report = check(torch_impl(torch.float32), cell="gru", layout="torch", dtype="float32",
+                   gradients=True, vjp=torch_vjp(torch.float32, scale_recurrent=1 + 1e-4))
+    assert not report.passed
+    failing = {o.name for c in report.cases for o in c.outputs if not o.passed}
+    assert failing and all(".W_h" in name for name in failing)

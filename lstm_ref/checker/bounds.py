@@ -50,10 +50,12 @@ NUMPY_FUNCTIONS = {
 
 @dataclass(frozen=True)
 class Trajectory:
-    """The exact outputs (float64) and the bound of each, for one case."""
+    """The exact outputs (float64) and the bound of each, for one case; `tape` keeps what
+    the gradient bounds need (every step's exact values and forward bounds)."""
 
     outputs: dict[str, np.ndarray]
     bounds: dict[str, np.ndarray]
+    tape: dict[str, Any] | None = None
 
 
 @lru_cache(maxsize=4096)
@@ -134,6 +136,8 @@ def trajectory(spec: Spec, params: Params, inputs: Inputs, profile: Profile) -> 
     h_err = np.zeros((stack, inputs.batch, spec.h_out))
     c_err = np.zeros((stack, inputs.batch, spec.hidden_size))
     layer_err = np.zeros(inputs.x.shape)
+    record: dict[str, Any] = {"steps": {}, "errors": {}, "outputs": {}, "output_errors": {},
+                              "layer_inputs": [_float(tape.layer_inputs[0])], "layer_errors": [layer_err]}
     for layer in range(spec.num_layers):
         program = step_program(spec, layer)
         outputs, out_errs = [], []
@@ -143,6 +147,7 @@ def trajectory(spec: Spec, params: Params, inputs: Inputs, profile: Profile) -> 
             steps = {k: _float(v) for k, v in tape.steps[(layer, direction)].items()}
             y = _float(tape.direction_outputs[(layer, direction)])
             y_err = np.zeros(y.shape)
+            step_errs = {n: np.zeros(a.shape) for n, a in steps.items()}
             states = {"h_prev": h_err[index].copy()}
             if "c_prev" in program.inputs:
                 states["c_prev"] = c_err[index].copy()
@@ -153,6 +158,8 @@ def trajectory(spec: Spec, params: Params, inputs: Inputs, profile: Profile) -> 
                 errs = {"x": layer_err[times, rows]}
                 errs.update({n: states[n][rows] for n in states})
                 errs = prop.step(program, mine, values, errs)
+                for n, e in errs.items():
+                    step_errs[n][times, rows] = e
                 for previous, new in program.states:
                     states[previous][rows] = prop.stored(values[new], errs[new])
                 y_err[times, rows] = states["h_prev"][rows]
@@ -165,7 +172,13 @@ def trajectory(spec: Spec, params: Params, inputs: Inputs, profile: Profile) -> 
                 c_err[index] = states["c_prev"]
             outputs.append(y)
             out_errs.append(y_err)
+            record["steps"][(layer, direction)] = steps
+            record["errors"][(layer, direction)] = step_errs
+            record["outputs"][(layer, direction)] = y
+            record["output_errors"][(layer, direction)] = y_err
         layer_err = _merge(spec, prop, outputs, out_errs)
+        record["layer_inputs"].append(_float(tape.layer_inputs[layer + 1]))
+        record["layer_errors"].append(layer_err)
     exact = {"y": result.y, "h_n": result.h_n, "c_n": result.c_n, "y_out": result.y_out}
     errors = {"y": layer_err, "h_n": h_err, "c_n": c_err if result.c_n is not None else None}
     out = output_program(spec)
@@ -193,7 +206,7 @@ def trajectory(spec: Spec, params: Params, inputs: Inputs, profile: Profile) -> 
     for name, value in outputs_f64.items():
         ulp64 = np.spacing(np.abs(value))
         bounds[name] = SAFETY * errors[name] + ulp64
-    return Trajectory(outputs_f64, bounds)
+    return Trajectory(outputs_f64, bounds, record)
 
 
 def _merge(spec: Spec, prop: _Propagator, outputs: list[np.ndarray],

@@ -14,12 +14,18 @@ from typing import Any
 import numpy as np
 
 from lstm_ref.checker.bounds import Trajectory, trajectory
+from lstm_ref.adapters.torch import from_torch
 from lstm_ref.checker.diagnose import HYPOTHESES, explained
+from lstm_ref.checker.gradient_bounds import gradient_bounds
 from lstm_ref.checker.layouts import Layout, layout as find_layout
 from lstm_ref.checker.profiles import Profile, profile_for
 from lstm_ref.checker.report import CaseReport, Report, compare
+from lstm_ref.exact.rounding import FORMATS
 from lstm_ref.golden.load import GoldenCase, load_suite
+from lstm_ref.params import Params
 from lstm_ref.spec import CELLS
+
+GRADIENT_LAYOUTS = ("canonical", "torch")
 
 DIAGNOSIS_CASES = 4  # a mistake must explain this many failing cases (or all of them)
 
@@ -33,6 +39,7 @@ def check(
     profile: str | Profile | None = None,
     suite: str | os.PathLike[str] = "standard",
     gradients: bool = False,
+    vjp: Callable[..., Any] | None = None,
     diagnose: bool = True,
 ) -> Report:
     """Check `impl` on every case of `suite` for `cell` that `layout` can express.
@@ -41,15 +48,26 @@ def check(
     verdict per output uses the per-element bound of the tolerance model for
     `profile` (default: the one for `dtype`, see :mod:`lstm_ref.checker.profiles`).
     On failure, named mistakes are tested (`diagnose`).
+
+    With `gradients=True`, `vjp(x, params, h0, c0, seq_lens=None, config=None,
+    cotangents=None) -> (grad_x, grad_params, grad_h0, grad_c0)` is checked too, on the
+    cases that store gradients: `cotangents` maps "y", "h_n" (and "c_n") to arrays
+    shaped like those outputs; `grad_params` is named like `params` (layouts
+    `canonical` and `torch`).
     """
     if cell not in CELLS:
         raise ValueError(f"`cell` must be one of {', '.join(CELLS)}; got {cell!r}")
-    if gradients:
-        raise NotImplementedError(
-            "`gradients=True` is not implemented yet: the checker judges outputs only; "
-            "check gradients against lstm_ref.backward or the golden files' grad.* values"
-        )
     chosen = find_layout(layout)
+    if gradients and vjp is None:
+        raise ValueError("`gradients=True` needs `vjp`, the implementation's vector-Jacobian "
+                         "product (see the docstring)")
+    if gradients and chosen.name not in GRADIENT_LAYOUTS:
+        raise NotImplementedError(
+            f"gradients in layout {chosen.name!r} are not implemented yet: use one of "
+            f"{', '.join(GRADIENT_LAYOUTS)}"
+        )
+    if vjp is not None and not gradients:
+        raise ValueError("`vjp` is only used with gradients=True; got a vjp and gradients=False")
     prof = profile_for(dtype, profile)
     if not callable(impl):
         raise TypeError(f"`impl` must be callable; got {type(impl).__name__}")
@@ -58,7 +76,8 @@ def check(
                     prof.name, str(suite))
     failed: list[tuple[GoldenCase, dict[str, np.ndarray], Trajectory]] = []
     for case in cases:
-        case_report, actual, reference = check_case(impl, case, chosen, dtype, prof)
+        case_report, actual, reference = check_case(impl, case, chosen, dtype, prof,
+                                                    vjp if gradients else None)
         report.cases.append(case_report)
         if case_report.status == "fail" and actual is not None:
             failed.append((case, actual, reference))
@@ -68,7 +87,8 @@ def check(
 
 
 def check_case(impl: Callable[..., Any], case: GoldenCase, chosen: Layout, dtype: str,
-               prof: Profile) -> tuple[CaseReport, dict[str, np.ndarray] | None, Trajectory | None]:
+               prof: Profile, vjp: Callable[..., Any] | None = None,
+               ) -> tuple[CaseReport, dict[str, np.ndarray] | None, Trajectory | None]:
     """Run and judge one case; the implementation's misbehaviour is reported, not raised."""
     refused = chosen.refusals(case) or chosen.inexact(case, dtype)
     if refused:
@@ -86,7 +106,51 @@ def check_case(impl: Callable[..., Any], case: GoldenCase, chosen: Layout, dtype
     actual, problem = _outputs(chosen.read(case, returned), case, chosen)
     if problem:
         return CaseReport(case.id, "error", problem), None, None
-    return judge(case, actual, dtype, prof)
+    report, actual, reference = judge(case, actual, dtype, prof)
+    if vjp is not None and case.cotangents:
+        _judge_gradients(vjp, case, chosen, dtype, prof, reference, report)
+    return report, actual, reference
+
+
+def _judge_gradients(vjp: Callable[..., Any], case: GoldenCase, chosen: Layout, dtype: str,
+                     prof: Profile, reference: Trajectory, report: CaseReport) -> None:
+    """Call the vjp on the case's cotangents and judge every gradient it returns."""
+    args, kwargs = chosen.arguments(case, dtype)
+    kind = FORMATS[dtype].numpy_dtype
+    kwargs["cotangents"] = {k: v.astype(kind) for k, v in case.cotangents.items()}
+    try:
+        returned = vjp(*args, **kwargs)
+    except NotImplementedError as error:
+        report.reason = f"gradients unsupported: {error}"
+        return
+    except Exception as error:  # the implementation's bug is the report's business
+        report.status, report.reason = "error", f"the vjp raised {type(error).__name__}: {error}"
+        return
+    try:
+        grad_x, grad_params, grad_h0, grad_c0 = returned
+        grads = {"grad.x": grad_x, "grad.h0": grad_h0, "grad.c0": grad_c0}
+        canonical = (from_torch(case.spec, grad_params) if chosen.name == "torch"
+                     else Params(case.spec, grad_params))
+        grads.update({f"grad.{k}": v for k, v in canonical.items()})
+    except (TypeError, ValueError, KeyError) as error:
+        report.status, report.reason = "error", f"the vjp must return (grad_x, grad_params, " \
+            f"grad_h0, grad_c0) in the layout's names: {error}"
+        return
+    desired = case.expected("float64")
+    bounds = gradient_bounds(case.spec, case.params, case.inputs, case.cotangents, prof, reference)
+    for name, value in grads.items():
+        if name not in desired:
+            continue
+        array = np.array(value.detach().cpu().double() if hasattr(value, "detach") else value,
+                         dtype=np.float64)
+        if array.shape != desired[name].shape:
+            report.status, report.reason = "error", (
+                f"`{name}` must have shape {desired[name].shape}; got {array.shape}")
+            return
+        bound = bounds[name] + np.spacing(np.abs(desired[name]))
+        report.outputs.append(compare(name, array, desired[name], bound, dtype))
+    if not all(o.passed for o in report.outputs):
+        report.status = "fail"
 
 
 def judge(case: GoldenCase, actual: dict[str, np.ndarray], dtype: str,
