@@ -161,3 +161,64 @@ def keras_stack(x, params, h0, c0, seq_lens=None, config=None, dtype=np.float64,
                       "mul": lambda: f_out * b_out,
                       "none": lambda: np.stack([f_out, b_out], axis=2)}[cfg["merge_mode"]]()
     return inputs, h_n, (c_n if cfg["cell"] == "lstm" else None)
+
+
+def flax_stack(x, params, h0, c0, seq_lens=None, config=None, dtype=np.float64, swap_states=False):
+    """Flax linen LSTMCell / GRUCell / SimpleCell in nn.RNN (batch-major), stacked, with
+    nn.Bidirectional (backward with reverse=True, keep_order=True); full-length sequences."""
+    cfg = config
+    gate = KERAS_ACTIVATIONS[cfg.get("gate_fn", "sigmoid")]
+    act = KERAS_ACTIVATIONS[cfg["activation_fn"]]
+    directions = ["forward", "backward"] if cfg["direction"] == "bidirectional" else (
+        ["backward"] if cfg["direction"] == "reverse" else ["forward"])
+    D = len(directions)
+    Bt, T, _ = x.shape
+    H = cfg["features"]
+    h_n = np.zeros((cfg["num_layers"] * D, Bt, H), dtype=dtype)
+    c_n = np.zeros_like(h_n)
+    inputs = x.astype(dtype)
+
+    def dense(name, v, bias=True):
+        out = v @ params[f"{name}/kernel"]
+        return out + params[f"{name}/bias"] if bias else out
+
+    for layer in range(cfg["num_layers"]):
+        outs = []
+        for d, direction in enumerate(directions):
+            k = layer * D + d
+            n = f"layer{layer}/{direction}"
+            carry_h = h0[k].astype(dtype)
+            carry_c = None if c0 is None else c0[k].astype(dtype)
+            out = np.zeros((Bt, T, H), dtype=dtype)
+            order = range(T - 1, -1, -1) if direction == "backward" else range(T)
+            for t in order:
+                xt = inputs[:, t]
+                if cfg["cell"] == "lstm":
+                    i = gate(dense(f"{n}/ii", xt, False) + dense(f"{n}/hi", carry_h))
+                    f = gate(dense(f"{n}/if", xt, False) + dense(f"{n}/hf", carry_h))
+                    g = act(dense(f"{n}/ig", xt, False) + dense(f"{n}/hg", carry_h))
+                    o = gate(dense(f"{n}/io", xt, False) + dense(f"{n}/ho", carry_h))
+                    carry_c = f * carry_c + i * g
+                    carry_h = o * act(carry_c)
+                elif cfg["cell"] == "gru":
+                    r = gate(dense(f"{n}/ir", xt) + dense(f"{n}/hr", carry_h, False))
+                    z = gate(dense(f"{n}/iz", xt) + dense(f"{n}/hz", carry_h, False))
+                    m = act(dense(f"{n}/in", xt) + r * dense(f"{n}/hn", carry_h))
+                    carry_h = (1.0 - z) * m + z * carry_h
+                else:
+                    carry_h = act(dense(f"{n}/i", xt) + dense(f"{n}/h", carry_h, False))
+                out[:, t] = carry_h  # keep_order: outputs in time order
+            h_n[k] = carry_h
+            if carry_c is not None:
+                c_n[k] = carry_c
+            outs.append(out)
+        if D == 1:
+            inputs = outs[0]
+        else:
+            f_out, b_out = outs
+            inputs = {"concat": lambda: np.concatenate([f_out, b_out], axis=-1),
+                      "sum": lambda: f_out + b_out, "ave": lambda: (f_out + b_out) / 2,
+                      "mul": lambda: f_out * b_out}[cfg["merge"]]()
+    if cfg["cell"] != "lstm":
+        return inputs, h_n, None
+    return (inputs, c_n, h_n) if swap_states else (inputs, h_n, c_n)

@@ -8,7 +8,7 @@ import functools
 import numpy as np
 import pytest
 
-from framework_numpy import keras_stack, onnx_op
+from framework_numpy import flax_stack, keras_stack, onnx_op
 from lstm_ref import check
 
 
@@ -53,3 +53,20 @@ def test_keras_refusals_name_their_reason():
     assert reasons["lstm-basic"].endswith("seq_lens with 0 (Keras backends disagree on fully "
                                           "masked sequences)")
     assert any("is not exact in bfloat16" in r for r in reasons.values())
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_flax_layout_no_false_alarm(cell, dtype):
+    impl = functools.partial(flax_stack, dtype=np.dtype(dtype).type)
+    report = check(impl, cell=cell, layout="flax", dtype=dtype)
+    assert report.passed, str(report)
+    assert report.counts()["pass"] >= 3
+
+
+def test_flax_carry_order_mistake_is_named():
+    """Flax's LSTM carry is (c, h): returning it as (h, c) swaps the states."""
+    impl = functools.partial(flax_stack, swap_states=True)
+    report = check(impl, cell="lstm", layout="flax", dtype="float64")
+    assert not report.passed
+    assert report.diagnoses == ["state order swapped: h_n and c_n exchanged"]

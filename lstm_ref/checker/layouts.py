@@ -16,6 +16,10 @@ back `(y, h_n, c_n)` (c_n None for GRU and RNN):
   canonical ones; `config` has cell, units, num_layers, bidirectional, merge_mode,
   use_bias, reset_after, activation, recurrent_activation; seq_lens is Keras's mask
   (step t of sequence b is valid when t < seq_lens[b]).
+- `flax`: batch-major like keras; `params` "layer{k}/{forward|backward}/{module}/
+  {kernel|bias}" with Flax's Dense modules (lstm_ref.adapters.flax); `config` has cell,
+  features, num_layers, direction, merge, gate_fn, activation_fn; only full-length
+  sequences are sent (nn.RNN does not zero outputs past a length).
 
 Arrays are numpy arrays in the requested dtype (bfloat16 values travel in float32
 arrays). `seq_lens` is None when every sequence has full length. Cases a layout
@@ -30,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from lstm_ref.adapters import keras, onnx
+from lstm_ref.adapters import flax, keras, onnx
 from lstm_ref.adapters.conventions import TORCH
 from lstm_ref.adapters.torch import to_torch
 from lstm_ref.exact.rounding import FORMATS, representable
@@ -143,6 +147,20 @@ def _keras_read(case: GoldenCase, out: tuple[Any, ...]) -> tuple[Any, ...]:
     return (np.swapaxes(y, 0, 1) if y.ndim >= 2 else y), out[1], out[2]
 
 
+def _flax_refusals(case: GoldenCase) -> list[str]:
+    found = flax.refusals(case.spec)
+    if np.any(case.inputs.seq_lens < case.inputs.x.shape[0]):
+        found.append("seq_lens shorter than T (Flax's nn.RNN does not zero the outputs past "
+                     "a sequence's length)")
+    return found
+
+
+def _flax_config(case: GoldenCase) -> dict[str, Any]:
+    spec = case.spec
+    return {"cell": spec.cell, "features": spec.hidden_size, "num_layers": spec.num_layers,
+            "direction": spec.direction, "merge": spec.merge, **flax.functions(spec)}
+
+
 LAYOUTS = {
     "canonical": Layout("canonical", lambda case: [], lambda case: dict(case.params),
                         lambda case: case.spec.to_json()),
@@ -152,17 +170,13 @@ LAYOUTS = {
                    lambda case: onnx.attributes(case.spec), _onnx_read),
     "keras": Layout("keras", _keras_refusals, lambda case: keras.to_keras(case.spec, case.params),
                     _keras_config, _keras_read, batch_major=True),
+    "flax": Layout("flax", _flax_refusals, lambda case: flax.to_flax(case.spec, case.params),
+                   _flax_config, _keras_read, batch_major=True),
 }
-PLANNED = ("flax",)
 
 
 def layout(name: str) -> Layout:
-    """The layout of that name; the planned ones are refused by name."""
-    if name in PLANNED:
-        raise NotImplementedError(
-            f"layout {name!r} is not implemented yet: use one of {', '.join(LAYOUTS)} "
-            f"(map your parameters with lstm_ref.adapters, or wrap your implementation)"
-        )
+    """The layout of that name."""
     if name not in LAYOUTS:
         raise ValueError(f"`layout` must be one of {', '.join(LAYOUTS)}; got {name!r}")
     return LAYOUTS[name]
