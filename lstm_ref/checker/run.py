@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -41,6 +42,7 @@ def check(
     gradients: bool = False,
     vjp: Callable[..., Any] | None = None,
     diagnose: bool = True,
+    timeout: float | None = None,
 ) -> Report:
     """Check `impl` on every case of `suite` for `cell` that `layout` can express.
 
@@ -54,6 +56,9 @@ def check(
     cases that store gradients: `cotangents` maps "y", "h_n" (and "c_n") to arrays
     shaped like those outputs; `grad_params` is named like `params` (layouts
     `canonical` and `torch`).
+
+    `timeout` (seconds) bounds each call: a call that has not returned by then is
+    reported as an error for its case and abandoned (it keeps running in a daemon thread).
     """
     if cell not in CELLS:
         raise ValueError(f"`cell` must be one of {', '.join(CELLS)}; got {cell!r}")
@@ -68,6 +73,9 @@ def check(
         )
     if vjp is not None and not gradients:
         raise ValueError("`vjp` is only used with gradients=True; got a vjp and gradients=False")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not timeout > 0):
+        raise ValueError(f"`timeout` must be a positive number of seconds; got {timeout!r}")
     prof = profile_for(dtype, profile)
     if not callable(impl):
         raise TypeError(f"`impl` must be callable; got {type(impl).__name__}")
@@ -77,7 +85,7 @@ def check(
     failed: list[tuple[GoldenCase, dict[str, np.ndarray], Trajectory]] = []
     for case in cases:
         case_report, actual, reference = check_case(impl, case, chosen, dtype, prof,
-                                                    vjp if gradients else None)
+                                                    vjp if gradients else None, timeout)
         report.cases.append(case_report)
         if case_report.status == "fail" and actual is not None:
             failed.append((case, actual, reference))
@@ -86,8 +94,32 @@ def check(
     return report
 
 
+def call(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+         timeout: float | None) -> Any:
+    """function(*args, **kwargs), abandoned with TimeoutError after `timeout` seconds."""
+    if timeout is None:
+        return function(*args, **kwargs)
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = function(*args, **kwargs)
+        except BaseException as error:  # handed to the caller's thread below
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise TimeoutError(f"did not return within {timeout} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def check_case(impl: Callable[..., Any], case: GoldenCase, chosen: Layout, dtype: str,
                prof: Profile, vjp: Callable[..., Any] | None = None,
+               timeout: float | None = None,
                ) -> tuple[CaseReport, dict[str, np.ndarray] | None, Trajectory | None]:
     """Run and judge one case; the implementation's misbehaviour is reported, not raised."""
     refused = chosen.refusals(case) or chosen.inexact(case, dtype)
@@ -96,30 +128,34 @@ def check_case(impl: Callable[..., Any], case: GoldenCase, chosen: Layout, dtype
                           + ", ".join(refused)), None, None
     args, kwargs = chosen.arguments(case, dtype)
     try:
-        returned = impl(*args, **kwargs)
+        returned = call(impl, args, kwargs, timeout)
     except NotImplementedError as error:
         return CaseReport(case.id, "unsupported", f"the implementation raised "
                           f"NotImplementedError: {error}"), None, None
     except Exception as error:  # the implementation's bug is the report's business
         return CaseReport(case.id, "error", f"the implementation raised "
                           f"{type(error).__name__}: {error}"), None, None
-    actual, problem = _outputs(chosen.read(case, returned), case, chosen)
+    try:
+        actual, problem = _outputs(chosen.read(case, returned), case, chosen)
+    except Exception as error:  # whatever it returned could not even be read
+        actual, problem = {}, f"the outputs could not be read: {type(error).__name__}: {error}"
     if problem:
         return CaseReport(case.id, "error", problem), None, None
     report, actual, reference = judge(case, actual, dtype, prof)
     if vjp is not None and case.cotangents:
-        _judge_gradients(vjp, case, chosen, dtype, prof, reference, report)
+        _judge_gradients(vjp, case, chosen, dtype, prof, reference, report, timeout)
     return report, actual, reference
 
 
 def _judge_gradients(vjp: Callable[..., Any], case: GoldenCase, chosen: Layout, dtype: str,
-                     prof: Profile, reference: Trajectory, report: CaseReport) -> None:
+                     prof: Profile, reference: Trajectory, report: CaseReport,
+                     timeout: float | None) -> None:
     """Call the vjp on the case's cotangents and judge every gradient it returns."""
     args, kwargs = chosen.arguments(case, dtype)
     kind = FORMATS[dtype].numpy_dtype
     kwargs["cotangents"] = {k: v.astype(kind) for k, v in case.cotangents.items()}
     try:
-        returned = vjp(*args, **kwargs)
+        returned = call(vjp, args, kwargs, timeout)
     except NotImplementedError as error:
         report.reason = f"gradients unsupported: {error}"
         return
@@ -182,9 +218,13 @@ def _outputs(returned: Any, case: GoldenCase, chosen: Layout) -> tuple[dict[str,
             value = value.detach().cpu().float().numpy() if str(getattr(value, "dtype", "")) in (
                 "torch.bfloat16", "torch.float16") else value.detach().cpu().numpy()
         try:
-            array = np.array(value, dtype=np.float64)
-        except (TypeError, ValueError):
+            raw = np.array(value)
+        except Exception:  # ragged lists and other objects numpy cannot hold
             return {}, f"`{name}` must be an array of numbers; got {type(value).__name__}"
+        if raw.dtype.kind not in "iuf":
+            return {}, (f"`{name}` must be an array of real numbers; got "
+                        f"{type(value).__name__} of dtype {raw.dtype}")
+        array = raw.astype(np.float64)
         if array.shape != desired[name].shape:
             return {}, f"`{name}` must have shape {desired[name].shape}; got {array.shape}"
         out[name] = array
