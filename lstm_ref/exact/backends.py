@@ -62,8 +62,18 @@ class MpmathBackend:
     def weight(self, values: np.ndarray) -> Fixed:
         return to_fixed(np.asarray(values))
 
-    def affine(self, products: list[tuple[np.ndarray, Fixed]], biases: list[Fixed]) -> np.ndarray:
-        return affine([(to_fixed(v), w) for v, w in products], biases)
+    def affine(self, products: list[tuple[np.ndarray, Fixed]], biases: list[Fixed],
+               cache: dict[int, tuple[np.ndarray, Fixed]] | None = None) -> np.ndarray:
+        """The affine sum; `cache` keeps the integer form of each vector for the step
+        (x and h_{t-1} feed every gate)."""
+        cache = {} if cache is None else cache
+
+        def fixed(values: np.ndarray) -> Fixed:
+            if id(values) not in cache:
+                cache[id(values)] = (values, to_fixed(values))  # holding `values` keeps the id valid
+            return cache[id(values)][1]
+
+        return affine([(fixed(v), w) for v, w in products], biases)
 
     def transpose_times(self, dt: np.ndarray, weight: Fixed) -> np.ndarray:
         """dt @ W for a batch of adjoints dt (R, N) and W (N, K)."""
@@ -124,7 +134,7 @@ class ArbBackend:
         return self.vector(np.asarray(values))
 
     def affine(self, products: list[tuple[np.ndarray, np.ndarray]],
-               biases: list[np.ndarray]) -> np.ndarray:
+               biases: list[np.ndarray], cache: dict[int, Any] | None = None) -> np.ndarray:
         total = sum(np.dot(v, w.T) for v, w in products)
         for bias in biases:
             total = total + bias

@@ -35,12 +35,13 @@ class CompiledStep:
     def __call__(self, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Evaluate every equation on a batch: `values` maps input names to (B, n) arrays."""
         values = dict(values)
+        cache: dict[int, object] = {}
         for eq in self.program.equations:
             if eq.is_affine:
                 products, biases = eq.affine_terms()
                 values[eq.target] = self.backend.affine(
                     [(values[v], self.weights[w]) for w, v in products],
-                    [self.weights[b] for b in biases],
+                    [self.weights[b] for b in biases], cache,
                 )
             else:
                 values[eq.target] = np.asarray(self.evaluate(eq.rhs, values), dtype=object)
