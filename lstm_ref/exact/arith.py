@@ -61,3 +61,39 @@ def affine(products: list[tuple[Fixed, Fixed]], biases: list[Fixed]) -> np.ndarr
     out = np.empty(total.shape, dtype=object)
     out.flat = [mpmath.mp.make_mpf(from_man_exp(int(m), low, prec, round_nearest)) for m in total.flat]
     return out
+
+
+class ExactSum:
+    """A running sum of dyadic arrays, kept exact (Python integers), rounded once at the end."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.ints = np.zeros(shape, dtype=object)
+        self.ints.fill(0)
+        self.exp: int | None = None
+
+    def add(self, term: Fixed) -> None:
+        if self.exp is None:
+            self.ints, self.exp = self.ints + term.ints, term.exp
+        elif term.exp >= self.exp:
+            self.ints = self.ints + term.ints * (1 << (term.exp - self.exp))
+        else:
+            self.ints = self.ints * (1 << (self.exp - term.exp)) + term.ints
+            self.exp = term.exp
+
+    def add_outer(self, dt: np.ndarray, v: np.ndarray) -> None:
+        """Add dt^T v for a batch of rows: dt (R, N), v (R, K) object arrays of mpf."""
+        a, b = to_fixed(dt), to_fixed(v)
+        self.add(Fixed(np.dot(a.ints.T, b.ints), a.exp + b.exp))
+
+    def add_rows(self, values: np.ndarray) -> None:
+        """Add the sum over rows of `values` (R, N), an object array of mpf."""
+        fixed = to_fixed(values)
+        self.add(Fixed(fixed.ints.sum(axis=0), fixed.exp))
+
+    def value(self) -> np.ndarray:
+        """The sum, rounded once to the working precision."""
+        prec, exp = mpmath.mp.prec, self.exp or 0
+        out = np.empty(self.ints.shape, dtype=object)
+        out.flat = [mpmath.mp.make_mpf(from_man_exp(int(m), exp, prec, round_nearest))
+                    for m in self.ints.flat]
+        return out

@@ -25,7 +25,7 @@ import numpy as np
 import sympy as sp
 from sympy.printing.pycode import MpmathPrinter
 
-from lstm_ref.exact.arith import Fixed, affine, to_fixed, to_mpf
+from lstm_ref.exact.arith import ExactSum, Fixed, affine, to_fixed, to_mpf
 
 
 class Undecidable(ArithmeticError):
@@ -78,6 +78,10 @@ class MpmathBackend:
     def transpose_times(self, dt: np.ndarray, weight: Fixed) -> np.ndarray:
         """dt @ W for a batch of adjoints dt (R, N) and W (N, K)."""
         return affine([(to_fixed(dt), Fixed(weight.ints.T, weight.exp))], [])
+
+    def accumulator(self, shape: tuple[int, ...]) -> ExactSum:
+        """A parameter gradient's sum over steps and rows: exact, rounded once."""
+        return ExactSum(shape)
 
     def full(self, shape: tuple[int, ...], value: str) -> np.ndarray:
         out = np.empty(shape, dtype=object)
@@ -143,6 +147,9 @@ class ArbBackend:
     def transpose_times(self, dt: np.ndarray, weight: np.ndarray) -> np.ndarray:
         return np.asarray(np.dot(dt, weight), dtype=object)
 
+    def accumulator(self, shape: tuple[int, ...]) -> BallSum:
+        return BallSum(self.full(shape, "0"))
+
     def full(self, shape: tuple[int, ...], value: str) -> np.ndarray:
         out = np.empty(shape, dtype=object)
         out.fill(self.flint.arb("nan") if value == "nan" else self.flint.arb(value))
@@ -177,6 +184,22 @@ class ArbBackend:
 
     def convert(self, value: Any) -> Any:
         return self.flint.arb(value) if not isinstance(value, self.flint.arb) else value
+
+
+class BallSum:
+    """A parameter gradient's sum in ball arithmetic (each addition encloses)."""
+
+    def __init__(self, zeros: np.ndarray) -> None:
+        self.total = zeros
+
+    def add_outer(self, dt: np.ndarray, v: np.ndarray) -> None:
+        self.total = self.total + np.dot(dt.T, v)
+
+    def add_rows(self, values: np.ndarray) -> None:
+        self.total = self.total + values.sum(axis=0)
+
+    def value(self) -> np.ndarray:
+        return self.total
 
 
 @lru_cache(maxsize=None)

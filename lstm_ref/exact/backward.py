@@ -115,7 +115,7 @@ def _backward(spec: Spec, params: Params, inputs: Inputs, result: ForwardResult,
               cot: dict[str, np.ndarray], arithmetic: str) -> Gradients:
     chosen = backend(arithmetic)
     lens = [int(n) for n in inputs.seq_lens]
-    grads = {name: chosen.full(array.shape, "0") for name, array in params.items()}
+    grads = {name: chosen.accumulator(array.shape) for name, array in params.items()}
     adj_top = cot["y"].copy()
     out = output_program(spec)
     if out is not None:
@@ -151,7 +151,7 @@ def _backward(spec: Spec, params: Params, inputs: Inputs, result: ForwardResult,
         adj_top = adj_input
     return Gradients(
         MPArray(adj_top), MPArray(adj_h0), None if adj_c0 is None else MPArray(adj_c0),
-        {name: MPArray(g) for name, g in grads.items()}, result,
+        {name: MPArray(g.value()) for name, g in grads.items()}, result,
     )
 
 
@@ -194,11 +194,11 @@ def _step_backward(program: Program, step: CompiledStep, prefix: str,
             for term in adjoint.terms:
                 dt = adj[term.target]
                 if term.vector is not None:
-                    total += np.dot(dt.T, values[term.vector])
+                    total.add_outer(dt, values[term.vector])
                 elif term.partial is not None:
-                    total += (dt * step.evaluate(term.partial, values)).sum(axis=0)
+                    total.add_rows(np.asarray(dt * step.evaluate(term.partial, values), dtype=object))
                 else:
-                    total += dt.sum(axis=0)
+                    total.add_rows(dt)
             continue
         size = program.sizes[adjoint.name]
         total = seed[adjoint.name] if adjoint.name in seed else step.backend.full((rows, size), "0")
