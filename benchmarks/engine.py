@@ -52,7 +52,10 @@ def naive_lstm(params, x, h0, c0, bits):
 
 def numpy_lstm(params, x, h0, c0):
     h, c = h0[0], c0[0]
-    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+
+    def sig(v):  # type: ignore[no-untyped-def]
+        return 1 / (1 + np.exp(-v))
+
     for t in range(x.shape[0]):
         a = {q: x[t] @ params[f"layer0.W_x[{q}]"].T + h @ params[f"layer0.W_h[{q}]"].T
              + params[f"layer0.b_x[{q}]"] + params[f"layer0.b_h[{q}]"] for q in "ifgo"}

@@ -29,6 +29,14 @@ def _onnx_activations(attrs):
     return out
 
 
+def merged(mode, forward, backward):
+    """Keras's and Flax's merges of the two directions (batch-major)."""
+    return {"concat": lambda: np.concatenate([forward, backward], axis=-1),
+            "sum": lambda: forward + backward, "ave": lambda: (forward + backward) / 2,
+            "mul": lambda: forward * backward,
+            "none": lambda: np.stack([forward, backward], axis=2)}[mode]()
+
+
 def onnx_op(x, params, h0, c0, seq_lens=None, config=None, dtype=np.float64, gate_order="iofc"):
     """ONNX LSTM/GRU/RNN (layout 0) with ONNX Runtime's variable-length semantics."""
     attrs, op = config, config["op"]
@@ -155,11 +163,7 @@ def keras_stack(x, params, h0, c0, seq_lens=None, config=None, dtype=np.float64,
         if D == 1:
             inputs = outs[0]
         else:
-            f_out, b_out = outs
-            inputs = {"concat": lambda: np.concatenate([f_out, b_out], axis=-1),
-                      "sum": lambda: f_out + b_out, "ave": lambda: (f_out + b_out) / 2,
-                      "mul": lambda: f_out * b_out,
-                      "none": lambda: np.stack([f_out, b_out], axis=2)}[cfg["merge_mode"]]()
+            inputs = merged(cfg["merge_mode"], *outs)
     return inputs, h_n, (c_n if cfg["cell"] == "lstm" else None)
 
 
@@ -215,10 +219,7 @@ def flax_stack(x, params, h0, c0, seq_lens=None, config=None, dtype=np.float64, 
         if D == 1:
             inputs = outs[0]
         else:
-            f_out, b_out = outs
-            inputs = {"concat": lambda: np.concatenate([f_out, b_out], axis=-1),
-                      "sum": lambda: f_out + b_out, "ave": lambda: (f_out + b_out) / 2,
-                      "mul": lambda: f_out * b_out}[cfg["merge"]]()
+            inputs = merged(cfg["merge"], *outs)
     if cfg["cell"] != "lstm":
         return inputs, h_n, None
     return (inputs, c_n, h_n) if swap_states else (inputs, h_n, c_n)

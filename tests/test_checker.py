@@ -38,30 +38,43 @@ def canonical(dtype=np.float64, store=None, mistake=None, transform=None):
     return impl
 
 
+def torch_module_for(config, params, dtype):
+    """The torch.nn layer a torch-layout config describes, loaded with `params`."""
+    kind = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[config["cell"]]
+    kwargs = dict(input_size=config["input_size"], hidden_size=config["hidden_size"],
+                  num_layers=config["num_layers"], bias=config["bias"],
+                  bidirectional=config["bidirectional"], dtype=dtype)
+    if config["cell"] == "lstm":
+        kwargs["proj_size"] = config["proj_size"]
+    if config["cell"] == "rnn":
+        kwargs["nonlinearity"] = config["nonlinearity"]
+    module = kind(**kwargs)
+    module.load_state_dict({k: torch.from_numpy(v) for k, v in params.items()})
+    return module
+
+
+def run_module(module, x, state, seq_lens):
+    """The module on x (a tensor), packed when there are lengths; y padded back to T."""
+    with warnings.catch_warnings():
+        # float32 LSTM with projection: "not supported with oneDNN. Using default
+        # implementation" is a performance notice, not a numerical one.
+        warnings.filterwarnings("ignore", "LSTM with projections is not supported with oneDNN")
+        inputs = x
+        if seq_lens is not None:
+            inputs = torch.nn.utils.rnn.pack_padded_sequence(
+                x, torch.from_numpy(seq_lens), enforce_sorted=False)
+        y, state = module(inputs, state)
+    if seq_lens is not None:
+        y, _ = torch.nn.utils.rnn.pad_packed_sequence(y, total_length=x.shape[0])
+    return y, state
+
+
 def torch_impl(dtype):
     def impl(x, params, h0, c0, seq_lens=None, config=None):
-        kind = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[config["cell"]]
-        kwargs = dict(input_size=config["input_size"], hidden_size=config["hidden_size"],
-                      num_layers=config["num_layers"], bias=config["bias"],
-                      bidirectional=config["bidirectional"], dtype=dtype)
-        if config["cell"] == "lstm":
-            kwargs["proj_size"] = config["proj_size"]
-        if config["cell"] == "rnn":
-            kwargs["nonlinearity"] = config["nonlinearity"]
-        module = kind(**kwargs)
-        module.load_state_dict({k: torch.from_numpy(v) for k, v in params.items()})
-        inputs = torch.from_numpy(x)
+        module = torch_module_for(config, params, dtype)
         state = torch.from_numpy(h0) if c0 is None else (torch.from_numpy(h0), torch.from_numpy(c0))
-        with torch.no_grad(), warnings.catch_warnings():
-            # float32 LSTM with projection: "not supported with oneDNN. Using default
-            # implementation" is a performance notice, not a numerical one.
-            warnings.filterwarnings("ignore", "LSTM with projections is not supported with oneDNN")
-            if seq_lens is not None:
-                inputs = torch.nn.utils.rnn.pack_padded_sequence(
-                    inputs, torch.from_numpy(seq_lens), enforce_sorted=False)
-            y, state = module(inputs, state)
-            if seq_lens is not None:
-                y, _ = torch.nn.utils.rnn.pad_packed_sequence(y, total_length=x.shape[0])
+        with torch.no_grad():
+            y, state = run_module(module, torch.from_numpy(x), state, seq_lens)
         h_n, c_n = (state, None) if c0 is None else state
         return y.numpy(), h_n.numpy(), None if c_n is None else c_n.numpy()
     return impl
@@ -236,28 +249,11 @@ def test_argument_errors():
 def torch_vjp(dtype, scale_recurrent=1.0):
     """PyTorch autograd as the vjp of torch_impl (torch layout)."""
     def vjp(x, params, h0, c0, seq_lens=None, config=None, cotangents=None):
-        kind = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[config["cell"]]
-        kwargs = dict(input_size=config["input_size"], hidden_size=config["hidden_size"],
-                      num_layers=config["num_layers"], bias=config["bias"],
-                      bidirectional=config["bidirectional"], dtype=dtype)
-        if config["cell"] == "lstm":
-            kwargs["proj_size"] = config["proj_size"]
-        if config["cell"] == "rnn":
-            kwargs["nonlinearity"] = config["nonlinearity"]
-        module = kind(**kwargs)
-        module.load_state_dict({k: torch.from_numpy(v) for k, v in params.items()})
+        module = torch_module_for(config, params, dtype)
         xt = torch.from_numpy(x).requires_grad_()
         ht = torch.from_numpy(h0).requires_grad_()
         ct = None if c0 is None else torch.from_numpy(c0).requires_grad_()
-        inputs = xt
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "LSTM with projections is not supported with oneDNN")
-            if seq_lens is not None:
-                inputs = torch.nn.utils.rnn.pack_padded_sequence(
-                    xt, torch.from_numpy(seq_lens), enforce_sorted=False)
-            y, state = module(inputs, ht if ct is None else (ht, ct))
-        if seq_lens is not None:
-            y, _ = torch.nn.utils.rnn.pad_packed_sequence(y, total_length=x.shape[0])
+        y, state = run_module(module, xt, ht if ct is None else (ht, ct), seq_lens)
         h_n, c_n = (state, None) if ct is None else state
         total = (y * torch.from_numpy(cotangents["y"])).sum()
         total = total + (h_n * torch.from_numpy(cotangents["h_n"])).sum()

@@ -13,29 +13,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from lstm_ref.adapters import keras
 from lstm_ref.adapters.keras import ACTIVATIONS
 from lstm_ref.params import Params, layer_prefix
-from lstm_ref.spec import Spec, show_value
+from lstm_ref.spec import Spec
 
 
 def refusals(spec: Spec) -> list[str]:
-    """The spec options Flax's cells and nn.RNN / nn.Bidirectional cannot express."""
-    found = []
-    checks = {
-        "proj_size": bool(spec.proj_size), "peepholes": spec.peepholes,
-        "input_forget": spec.input_forget, "cell_clip": spec.cell_clip is not None,
-        "activation_clip": spec.activation_clip is not None,
-        "forget_bias": spec.forget_bias != 0, "output_size": spec.output_size is not None,
-        "gru_reset": spec.cell == "gru" and spec.gru_reset != "after",
-        "merge": spec.merge == "none",
-    }
-    for name, refused in checks.items():
-        if refused:
-            found.append(f"{name}={show_value(getattr(spec, name))}")
-    if any(a not in ACTIVATIONS for a in spec.activations) or (
-            spec.cell == "lstm" and spec.activations[1] != spec.activations[2]):
-        found.append(f"activations={show_value(spec.activations)}")
-    return found
+    """The spec options Flax's cells and nn.RNN / nn.Bidirectional cannot express: those
+    of Keras's layers (the same cells) but a reverse-only direction, plus these."""
+    return keras.refusals(spec, {"gru_reset": spec.cell == "gru" and spec.gru_reset != "after",
+                                 "merge": spec.merge == "none"})
 
 
 def functions(spec: Spec) -> dict[str, str]:

@@ -25,16 +25,17 @@ ACTIVATIONS = {
 }
 
 
-def refusals(spec: Spec) -> list[str]:
-    """The spec options Keras's recurrent layers cannot express."""
+def refusals(spec: Spec, extra: dict[str, bool] | None = None) -> list[str]:
+    """The spec options Keras's recurrent layers cannot express (and `extra` ones, for
+    the frameworks with the same cells, such as Flax)."""
     found = []
     checks = {
         "proj_size": bool(spec.proj_size), "peepholes": spec.peepholes,
         "input_forget": spec.input_forget, "cell_clip": spec.cell_clip is not None,
         "activation_clip": spec.activation_clip is not None,
         "forget_bias": spec.forget_bias != 0, "output_size": spec.output_size is not None,
-        "direction": spec.direction == "reverse",
     }
+    checks |= {"direction": spec.direction == "reverse"} if extra is None else extra
     for name, refused in checks.items():
         if refused:
             found.append(f"{name}={show_value(getattr(spec, name))}")

@@ -20,10 +20,10 @@ from lstm_ref.equations import merge_program, output_program, step_program
 from lstm_ref.equations.program import Program
 from lstm_ref.exact.backends import backend
 from lstm_ref.exact.context import to_bits
-from lstm_ref.exact.forward import Tape, run_forward
+from lstm_ref.exact.forward import Tape, run_forward, validated
 from lstm_ref.exact.result import ForwardResult, MPArray
 from lstm_ref.exact.step import CompiledStep
-from lstm_ref.inputs import Inputs, validate_inputs
+from lstm_ref.inputs import Inputs
 from lstm_ref.params import Params, as_real_array, layer_prefix
 from lstm_ref.spec import Spec
 
@@ -74,11 +74,7 @@ def backward(
     >>> grads.params["layer0.W_h[z]"].shape, grads.x.shape
     ((3, 3), (4, 2, 2))
     """
-    if not isinstance(spec, Spec):
-        raise TypeError(f"`spec` must be a Spec; got {type(spec).__name__}")
-    if not isinstance(params, Params) or params.spec != spec:
-        params = Params(spec, params)  # type: ignore[arg-type]
-    inputs = validate_inputs(spec, x, h0, c0, seq_lens, force=spec.force)
+    params, inputs = validated(spec, params, x, h0, c0, seq_lens)
     chosen = backend(arithmetic)
     with chosen.precision(to_bits(digits, bits)) as working_bits:
         result, tape = run_forward(spec, params, inputs, working_bits, arithmetic)

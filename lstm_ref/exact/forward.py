@@ -48,14 +48,20 @@ def forward(
     >>> result.y.shape, result.h_n.shape, result.bits
     ((4, 2, 2), (1, 2, 2), 104)
     """
+    params, inputs = validated(spec, params, x, h0, c0, seq_lens)
+    chosen = backend(arithmetic)
+    with chosen.precision(to_bits(digits, bits)) as working_bits:
+        return run_forward(spec, params, inputs, working_bits, arithmetic)[0]
+
+
+def validated(spec: Spec, params: object, x: object, h0: object, c0: object,
+              seq_lens: object) -> tuple[Params, Inputs]:
+    """The checks every public entry point makes: a Spec, its parameters, its inputs."""
     if not isinstance(spec, Spec):
         raise TypeError(f"`spec` must be a Spec; got {type(spec).__name__}")
     if not isinstance(params, Params) or params.spec != spec:
         params = Params(spec, params)  # type: ignore[arg-type]
-    inputs = validate_inputs(spec, x, h0, c0, seq_lens, force=spec.force)
-    chosen = backend(arithmetic)
-    with chosen.precision(to_bits(digits, bits)) as working_bits:
-        return run_forward(spec, params, inputs, working_bits, arithmetic)[0]
+    return params, validate_inputs(spec, x, h0, c0, seq_lens, force=spec.force)
 
 
 @dataclass
