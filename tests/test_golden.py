@@ -113,6 +113,19 @@ def test_suite_name_resolution_and_errors():
         load_suite("nope")
 
 
+def test_a_named_suite_missing_everywhere_is_generated_into_the_cache(tmp_path, monkeypatch):
+    """An installed wheel carries no golden data: the named suite is generated once."""
+    from lstm_ref.golden import load as loader
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(loader, "__file__", str(tmp_path / "site" / "lstm_ref" / "golden" / "load.py"))
+    cases = load_suite("smoke")
+    assert [c.id for c in cases] == [c.id for c in load_suite(GOLDEN / "smoke")]
+    cached = loader.cache_root() / "smoke"
+    assert cached.is_relative_to(tmp_path) and (cached / MANIFEST).is_file()
+    for file in (GOLDEN / "smoke").iterdir():  # the same bytes as the committed suite
+        assert (cached / file.name).read_bytes() == file.read_bytes()
+
+
 # --- corruption -----------------------------------------------------------------------
 
 @pytest.fixture

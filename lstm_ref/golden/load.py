@@ -12,7 +12,9 @@ unknown format versions; a failure names the file and what to do.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from lstm_ref.golden.schema import validate
 from lstm_ref.inputs import Inputs, validate_inputs
 from lstm_ref.params import Params
 from lstm_ref.spec import Spec, SpecError
+from lstm_ref.version import __version__
 
 ENVIRONMENT = "LSTM_REF_GOLDEN"
 
@@ -90,21 +93,40 @@ class GoldenCase:
 
 
 def resolve(suite: str | os.PathLike[str]) -> Path:
-    """A suite directory: a path, or a suite name looked up in $LSTM_REF_GOLDEN or the
-    `golden/` folder of the lstm_ref checkout."""
+    """A suite directory: a path, or a suite name looked up in $LSTM_REF_GOLDEN, the
+    `golden/` folder of the lstm_ref checkout, or the user's cache. A named suite found in
+    none of them (an installed wheel carries no data) is generated into the cache once:
+    the generator is deterministic, so it is the same suite."""
     path = Path(suite)
     if path.is_dir():
         return path
     roots = [Path(os.environ[ENVIRONMENT])] if ENVIRONMENT in os.environ else []
-    roots.append(Path(__file__).resolve().parents[2] / "golden")
+    roots += [Path(__file__).resolve().parents[2] / "golden", cache_root()]
     for root in roots:
         if (root / str(suite) / MANIFEST).is_file():
             return root / str(suite)
-    raise FileNotFoundError(
-        f"`suite` {str(suite)!r} is neither a directory nor a suite under "
-        f"{', '.join(map(str, roots))}: pass the suite's directory, set ${ENVIRONMENT}, or "
-        f"create it with `lstm-ref golden generate --suite NAME --out DIR`"
-    )
+    from lstm_ref.golden.catalogue import SUITES  # the names the generator knows
+
+    if str(suite) not in SUITES:
+        raise FileNotFoundError(
+            f"`suite` {str(suite)!r} is neither a directory nor a suite under "
+            f"{', '.join(map(str, roots))}: pass a suite's directory, set ${ENVIRONMENT}, or "
+            f"name one of {', '.join(SUITES)}"
+        )
+    from lstm_ref.golden.generate import generate
+
+    method = "arb" if importlib.util.find_spec("flint") else "ziv-mpmath"
+    target = cache_root() / str(suite)
+    print(f"lstm_ref: generating the {suite!r} golden suite into {target} ({method}); "
+          "this happens once", file=sys.stderr)
+    generate(str(suite), target, quiet=True, method=method)
+    return target
+
+
+def cache_root() -> Path:
+    """Where generated suites are kept: $XDG_CACHE_HOME/lstm_ref/golden/<version>."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "lstm_ref" / "golden" / __version__
 
 
 def read_manifest(directory: Path) -> dict[str, str]:
