@@ -171,6 +171,8 @@ def _golden_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--certify", choices=sorted(METHODS), default=DEFAULT_METHOD,
                    help="arb: rigorous ball arithmetic (needs lstm-ref[flint]); ziv-mpmath: "
                    "two precisions agree (mpmath only)")
+    g.add_argument("--workers", type=int, default=None,
+                   help="processes computing the tests (default: one per CPU)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     v = actions.add_parser("verify", help="check checksums and schema, recompute every value")
     v.add_argument("directories", nargs="+", metavar="DIR")
@@ -183,7 +185,8 @@ def _golden_parser(sub: argparse._SubParsersAction) -> None:
 def run_golden(args: argparse.Namespace) -> int:
     if args.action == "generate":
         out = Path(args.out or f"golden/{args.suite}")
-        for path in generate(args.suite, out, args.digits, quiet=args.quiet, method=args.certify):
+        for path in generate(args.suite, out, args.digits, quiet=args.quiet, method=args.certify,
+                             workers=args.workers):
             print(path)
         return 0
     if args.action == "verify":

@@ -329,3 +329,30 @@ def test_saturated_values_get_honest_enclosures(method):
     sign, man, exp, _ = truth._mpf_
     assert abs(Fraction(man) * Fraction(2) ** exp - mid) <= rad
     assert rad > 0 and mpmath.mpf(1) - truth > 0
+
+
+def test_thread_pools_are_refused(tmp_path):
+    """mpmath's working precision is per process: threads would disturb each other."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(2) as pool, pytest.raises(ValueError, match="`executor` must run "
+                                                      "tasks in separate processes"):
+        generate("smoke", tmp_path, quiet=True, executor=pool)
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("runner", ["serial", "processes", "dask"])
+def test_generation_is_identical_whatever_runs_it(runner, tmp_path):
+    """Byte-identical files from one process, a process pool, and the executor of a
+    dask.distributed LocalCluster client (worker processes)."""
+    if runner == "serial":
+        generate("smoke", tmp_path, quiet=True, method="arb", workers=1)
+    elif runner == "processes":
+        generate("smoke", tmp_path, quiet=True, method="arb", workers=2)
+    else:
+        distributed = pytest.importorskip("distributed", reason="dask.distributed is in the test extra")
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as cluster, \
+                distributed.Client(cluster) as client:
+            generate("smoke", tmp_path, quiet=True, method="arb", executor=client.get_executor())
+    for file in (GOLDEN / "smoke").iterdir():
+        assert (tmp_path / file.name).read_bytes() == file.read_bytes(), (runner, file.name)

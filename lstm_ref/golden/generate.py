@@ -10,8 +10,10 @@ The same arguments give byte-identical files on any machine.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -121,20 +123,39 @@ def expected_document(certified: Certified) -> dict[str, Any]:
     return out
 
 
+def _test_job(job: tuple[Case, int, int, str]) -> dict[str, Any]:
+    """One test document: a top-level function, so process pools and dask can run it."""
+    return test_document(*job)
+
+
 def suite_documents(name: str, digits: int = DEFAULT_DIGITS, method: str = DEFAULT_METHOD,
-                    progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
-    """Every file of a suite, as JSON documents keyed by file name."""
+                    progress: Callable[[int, int, str], None] | None = None,
+                    executor: Executor | None = None) -> dict[str, Any]:
+    """Every file of a suite, as JSON documents keyed by file name.
+
+    The tests are computed through `executor` (any concurrent.futures.Executor, such as a
+    process pool or a dask client's executor) when one is given; the documents do not
+    depend on it, since each test is computed on its own and the results are kept in
+    catalogue order.
+    """
     cases = suite(name)
+    jobs = []
+    for cell in ("lstm", "gru", "rnn"):
+        mine = [c for c in cases if c.spec.cell == cell]
+        jobs += [(case, tc_id, digits, method) for tc_id, case in enumerate(mine, start=1)]
+    results = executor.map(_test_job, jobs) if executor is not None else map(_test_job, jobs)
+    tests = {}
+    for done, (job, document) in enumerate(zip(jobs, results)):
+        if progress:
+            progress(done, len(jobs), job[0].id)
+        tests[job[0].id] = document
     documents: dict[str, Any] = {}
-    done = 0
     for cell in ("lstm", "gru", "rnn"):
         mine = [c for c in cases if c.spec.cell == cell]
         if not mine:
             continue
         groups: dict[str, dict[str, Any]] = {}
-        for tc_id, case in enumerate(mine, start=1):
-            if progress:
-                progress(done, len(cases), case.id)
+        for case in mine:
             key = dumps(case.spec.to_json())
             if key not in groups:
                 layout = parameter_layout(case.spec)
@@ -143,8 +164,7 @@ def suite_documents(name: str, digits: int = DEFAULT_DIGITS, method: str = DEFAU
                     "parameters": {k: {"shape": list(s), "dims": d} for k, (s, d) in layout.items()},
                     "tests": [],
                 }
-            groups[key]["tests"].append(test_document(case, tc_id, digits, method))
-            done += 1
+            groups[key]["tests"].append(tests[case.id])
         used = sorted({flag for case in mine for flag in case.flags})
         documents[f"{cell}.json"] = {
             "format": FORMAT_NAME,
@@ -160,7 +180,7 @@ def suite_documents(name: str, digits: int = DEFAULT_DIGITS, method: str = DEFAU
             "testGroups": list(groups.values()),
         }
     if progress:
-        progress(done, len(cases), "done")
+        progress(len(jobs), len(jobs), "done")
     return documents
 
 
@@ -175,19 +195,39 @@ def progress_bar(done: int, total: int, label: str) -> None:
 
 
 def generate(name: str, out: Path, digits: int = DEFAULT_DIGITS, quiet: bool = False,
-             method: str = DEFAULT_METHOD) -> list[Path]:
+             method: str = DEFAULT_METHOD, workers: int | None = None,
+             executor: Executor | None = None) -> list[Path]:
     """Write a suite's files and its manifest into `out`; returns the paths written.
 
     `method` is "ziv-mpmath" (mpmath only; heuristic) or "arb" (python-flint; rigorous).
+    The tests are computed in a process pool of `workers` processes (default: one per
+    CPU; 1 computes them here), or through `executor` when one is given (a dask
+    client's `get_executor()` spreads them over a cluster). The executor must run tasks
+    in separate processes: mpmath's and python-flint's working precisions are set per
+    process, so threads would disturb each other (a ThreadPoolExecutor is refused; a
+    dask cluster needs `processes=True`). The files are byte-identical whatever runs them.
     """
     if digits < 17 or digits > 200:
         raise ValueError(f"`digits` must be in [17, 200] (17 identify a float64); got {digits}")
     if method not in METHODS:
         raise ValueError(f"`certify` must be one of {', '.join(METHODS)}; got {method!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise ValueError(f"`workers` must be a positive integer; got {workers!r}")
+    if isinstance(executor, ThreadPoolExecutor):
+        raise ValueError("`executor` must run tasks in separate processes (mpmath's working "
+                         "precision is per process); got a ThreadPoolExecutor: use a "
+                         "ProcessPoolExecutor, or `workers`")
     if method == "arb":
         backend("arb")  # fails now, with the install hint, if python-flint is missing
-
-    documents = suite_documents(name, digits, method, None if quiet else progress_bar)
+    show = None if quiet else progress_bar
+    if executor is not None:
+        documents = suite_documents(name, digits, method, show, executor)
+    elif (workers or os.cpu_count() or 1) > 1:
+        with ProcessPoolExecutor(workers or os.cpu_count()) as pool:
+            documents = suite_documents(name, digits, method, show, pool)
+    else:
+        documents = suite_documents(name, digits, method, show)
     paths = []
     for file_name, document in documents.items():
         path = out / file_name
