@@ -97,7 +97,8 @@ class MpmathBackend:
         return {"mpmath": mpmath, "_compare": compare, **MPMATH_FUNCTIONS}
 
     def convert(self, value: Any) -> mpmath.mpf:
-        return mpmath.mpf(value)
+        # Already an mpf at the working precision: copying it again would only cost time.
+        return value if type(value) is mpmath.mpf else mpmath.mpf(value)
 
 
 class ArbBackend:

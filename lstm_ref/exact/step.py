@@ -24,13 +24,20 @@ class CompiledStep:
                  arithmetic: str = "mpmath") -> None:
         self.program = program
         self.backend = backend(arithmetic)
+        self.params = params
         self.weights = {n: self.backend.weight(np.asarray(params[n])) for n in program.parameters}
-        self.vectors = {n: self.backend.vector(np.asarray(params[n])) for n in program.parameters}
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def vector(self, name: str) -> np.ndarray:
+        """A parameter used elementwise (a peephole), converted on first use."""
+        if name not in self._vectors:
+            self._vectors[name] = self.backend.vector(np.asarray(self.params[name]))
+        return self._vectors[name]
 
     def evaluate(self, expr: sp.Expr, values: Mapping[str, np.ndarray]) -> np.ndarray:
         """An elementwise expression on a batch, its operands looked up by name."""
         function, names = compile_expression(expr, self.backend.name)
-        return function(*[values[n] if n in values else self.vectors[n] for n in names])
+        return function(*[values[n] if n in values else self.vector(n) for n in names])
 
     def __call__(self, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Evaluate every equation on a batch: `values` maps input names to (B, n) arrays."""
