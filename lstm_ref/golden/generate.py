@@ -10,6 +10,7 @@ The same arguments give byte-identical files on any machine.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 from collections.abc import Callable
@@ -224,7 +225,9 @@ def generate(name: str, out: Path, digits: int = DEFAULT_DIGITS, quiet: bool = F
     if executor is not None:
         documents = suite_documents(name, digits, method, show, executor)
     elif (workers or os.cpu_count() or 1) > 1:
-        with ProcessPoolExecutor(workers or os.cpu_count()) as pool:
+        # "spawn": fresh interpreters, safe whatever threads the caller runs.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers or os.cpu_count(), mp_context=context) as pool:
             documents = suite_documents(name, digits, method, show, pool)
     else:
         documents = suite_documents(name, digits, method, show)
