@@ -8,6 +8,7 @@
     lstm-ref golden show FILE
     lstm-ref check MODULE:FUNCTION --layout torch --cell lstm --dtype float32 [--profile P]
     lstm-ref check --results FILE
+    lstm-ref check torch [--dtype float32] [--gradients]
 
 `forward` evaluates a layer stack exactly on seeded grid inputs and prints the
 outputs to the requested number of significant digits (text or JSON). `derive`
@@ -210,7 +211,8 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:
         "express, or judge outputs computed elsewhere (--results FILE, docs/checker.md); "
         "exit 0 when every case passes, 1 when one fails, 2 on a usage error.",
     )
-    p.add_argument("target", nargs="?", metavar="MODULE:FUNCTION")
+    p.add_argument("target", nargs="?", metavar="MODULE:FUNCTION",
+                   help="an implementation, or a built-in adapter: " + ", ".join(BUILT_IN))
     p.add_argument("--results", metavar="FILE", help="a results file (docs/checker.md)")
     p.add_argument("--layout", choices=sorted(LAYOUTS), default="torch")
     p.add_argument("--cell", choices=CELLS, default=None)
@@ -218,12 +220,35 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--profile", choices=sorted(PROFILES), default=None,
                    help="how the implementation computes (default: the dtype's)")
     p.add_argument("--suite", default="standard", help="a suite name or directory")
+    p.add_argument("--gradients", action="store_true",
+                   help="also check the gradients (built-in adapters)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+BUILT_IN = ("torch",)
+
+
+def run_built_in(args: argparse.Namespace) -> int:
+    """A built-in adapter on every cell (or --cell), in its own layout."""
+    from lstm_ref.adapters import torch_run
+
+    cells = [args.cell] if args.cell else list(CELLS)
+    passed = True
+    for cell in cells:
+        report = check(torch_run.implementation(args.dtype), cell=cell, layout="torch",
+                       dtype=args.dtype, profile=args.profile, suite=args.suite,
+                       gradients=args.gradients,
+                       vjp=torch_run.vjp(args.dtype) if args.gradients else None)
+        print(report.to_json() if args.json else report)
+        passed = passed and report.passed
+    return 0 if passed else 1
 
 
 def run_check(args: argparse.Namespace) -> int:
     if (args.target is None) == (args.results is None):
         raise ValueError("give either MODULE:FUNCTION or --results FILE")
+    if args.target in BUILT_IN:
+        return run_built_in(args)
     if args.results is not None:
         document = read_results(Path(args.results))
         report = check_results(document["results"], dtype=document.get("dtype", args.dtype),

@@ -4,13 +4,13 @@ fp16 and bf16 judged fairly where fixed tolerances are not."""
 from __future__ import annotations
 
 import json
-import warnings
 
 import numpy as np
 import pytest
 
 import textbook
 from lstm_ref import check
+from lstm_ref.adapters import torch_run
 from lstm_ref.spec import Spec
 from test_golden_catches_bugs import MUTANTS
 
@@ -38,46 +38,9 @@ def canonical(dtype=np.float64, store=None, mistake=None, transform=None):
     return impl
 
 
-def torch_module_for(config, params, dtype):
-    """The torch.nn layer a torch-layout config describes, loaded with `params`."""
-    kind = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[config["cell"]]
-    kwargs = dict(input_size=config["input_size"], hidden_size=config["hidden_size"],
-                  num_layers=config["num_layers"], bias=config["bias"],
-                  bidirectional=config["bidirectional"], dtype=dtype)
-    if config["cell"] == "lstm":
-        kwargs["proj_size"] = config["proj_size"]
-    if config["cell"] == "rnn":
-        kwargs["nonlinearity"] = config["nonlinearity"]
-    module = kind(**kwargs)
-    module.load_state_dict({k: torch.from_numpy(v) for k, v in params.items()})
-    return module
-
-
-def run_module(module, x, state, seq_lens):
-    """The module on x (a tensor), packed when there are lengths; y padded back to T."""
-    with warnings.catch_warnings():
-        # float32 LSTM with projection: "not supported with oneDNN. Using default
-        # implementation" is a performance notice, not a numerical one.
-        warnings.filterwarnings("ignore", "LSTM with projections is not supported with oneDNN")
-        inputs = x
-        if seq_lens is not None:
-            inputs = torch.nn.utils.rnn.pack_padded_sequence(
-                x, torch.from_numpy(seq_lens), enforce_sorted=False)
-        y, state = module(inputs, state)
-    if seq_lens is not None:
-        y, _ = torch.nn.utils.rnn.pad_packed_sequence(y, total_length=x.shape[0])
-    return y, state
-
-
 def torch_impl(dtype):
-    def impl(x, params, h0, c0, seq_lens=None, config=None):
-        module = torch_module_for(config, params, dtype)
-        state = torch.from_numpy(h0) if c0 is None else (torch.from_numpy(h0), torch.from_numpy(c0))
-        with torch.no_grad():
-            y, state = run_module(module, torch.from_numpy(x), state, seq_lens)
-        h_n, c_n = (state, None) if c0 is None else state
-        return y.numpy(), h_n.numpy(), None if c_n is None else c_n.numpy()
-    return impl
+    """PyTorch's layer in the torch layout (lstm_ref.adapters.torch_run)."""
+    return torch_run.implementation(str(dtype).removeprefix("torch."))
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
@@ -247,22 +210,13 @@ def test_argument_errors():
 
 
 def torch_vjp(dtype, scale_recurrent=1.0):
-    """PyTorch autograd as the vjp of torch_impl (torch layout)."""
-    def vjp(x, params, h0, c0, seq_lens=None, config=None, cotangents=None):
-        module = torch_module_for(config, params, dtype)
-        xt = torch.from_numpy(x).requires_grad_()
-        ht = torch.from_numpy(h0).requires_grad_()
-        ct = None if c0 is None else torch.from_numpy(c0).requires_grad_()
-        y, state = run_module(module, xt, ht if ct is None else (ht, ct), seq_lens)
-        h_n, c_n = (state, None) if ct is None else state
-        total = (y * torch.from_numpy(cotangents["y"])).sum()
-        total = total + (h_n * torch.from_numpy(cotangents["h_n"])).sum()
-        if c_n is not None:
-            total = total + (c_n * torch.from_numpy(cotangents["c_n"])).sum()
-        total.backward()
-        grads = {k: v.grad.numpy() * (scale_recurrent if "weight_hh" in k else 1.0)
-                 for k, v in module.named_parameters()}
-        return xt.grad.numpy(), grads, ht.grad.numpy(), None if ct is None else ct.grad.numpy()
+    """PyTorch autograd as the vjp (torch layout), optionally with a wrong recurrent grad."""
+    inner = torch_run.vjp(str(dtype).removeprefix("torch."))
+
+    def vjp(*args, **kwargs):
+        grad_x, grads, grad_h0, grad_c0 = inner(*args, **kwargs)
+        grads = {k: v * (scale_recurrent if "weight_hh" in k else 1.0) for k, v in grads.items()}
+        return grad_x, grads, grad_h0, grad_c0
     return vjp
 
 
@@ -283,3 +237,10 @@ def test_gradient_off_by_1e_4_fails_at_float32():
     assert not report.passed
     failing = {o.name for c in report.cases for o in c.outputs if not o.passed}
     assert failing and all(".W_h" in name for name in failing)
+
+
+def test_check_torch_command(capsys):
+    from lstm_ref.cli import main
+    assert main(["check", "torch", "--cell", "gru", "--dtype", "float64", "--gradients"]) == 0
+    out = capsys.readouterr().out
+    assert "(gru, layout torch, float64, profile fp64) on suite 'standard': PASSED" in out

@@ -80,6 +80,8 @@ PROFILES = {
                 description="float16 throughout, sums accumulated in float16"),
         Profile("bf16", "bfloat16", "bfloat16", "float32", "float32",
                 description="bfloat16 storage, float32 accumulation and gate arithmetic"),
+        Profile("bf16-acc16", "bfloat16", "bfloat16", "bfloat16", "bfloat16",
+                description="bfloat16 throughout, sums accumulated in bfloat16"),
     )
 }
 
