@@ -28,7 +28,13 @@ def _require() -> Any:
     return torch
 
 
-DTYPES = {"float64": "float64", "float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
+DTYPES = ("float64", "float32", "float16", "bfloat16")
+
+
+def _kind(dtype: str) -> Any:
+    if dtype not in DTYPES:
+        raise ValueError(f"`dtype` must be one of {', '.join(DTYPES)}; got {dtype!r}")
+    return getattr(_require(), dtype)
 
 
 def module_for(config: dict[str, Any], params: dict[str, np.ndarray], dtype: Any) -> Any:
@@ -74,7 +80,7 @@ def _numpy(tensor: Any) -> np.ndarray:
 
 def implementation(dtype: str) -> Callable[..., Any]:
     """PyTorch's layer, computing in `dtype` (bfloat16 and float16 where the CPU can)."""
-    kind = getattr(_require(), DTYPES[dtype])
+    kind = _kind(dtype)
 
     def pytorch(x, params, h0, c0, seq_lens=None, config=None):  # type: ignore[no-untyped-def]
         module = module_for(config, params, kind)
@@ -89,7 +95,7 @@ def implementation(dtype: str) -> Callable[..., Any]:
 
 def vjp(dtype: str) -> Callable[..., Any]:
     """PyTorch autograd as the vector-Jacobian product of :func:`implementation`."""
-    kind = getattr(_require(), DTYPES[dtype])
+    kind = _kind(dtype)
 
     def pytorch_vjp(x, params, h0, c0, seq_lens=None, config=None, cotangents=None):  # type: ignore[no-untyped-def]
         module = module_for(config, params, kind)
