@@ -283,6 +283,22 @@ def load_target(target: str) -> Callable[..., Any]:
     return function  # type: ignore[return-value]
 
 
+def _onnx_parser(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser("onnx-node-tests", help="ONNX's own LSTM/GRU/RNN node tests against the "
+                   "exact reference (needs onnx)",
+                   description="Read ONNX's recurrent node tests, evaluate each exactly, and "
+                   "print how far ONNX's stored float32 expected values lie from the exact "
+                   "answer (a Markdown table).")
+
+
+def run_onnx_node_tests(args: argparse.Namespace) -> int:
+    from lstm_ref.adapters import onnx_node_tests
+
+    rows = [row for case in onnx_node_tests.load() for row in onnx_node_tests.compare(case)]
+    print(onnx_node_tests.table(rows))
+    return 0
+
+
 def run_forward(args: argparse.Namespace) -> int:
     spec = _spec(args)
     seq_lens = None if args.seq_lens is None else np.array(args.seq_lens)
@@ -329,12 +345,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _derive_parser(sub)
     _golden_parser(sub)
     _check_parser(sub)
+    _onnx_parser(sub)
     args = parser.parse_args(argv)
     commands = {"forward": run_forward, "derive": run_derive, "golden": run_golden,
-                "check": run_check}
+                "check": run_check, "onnx-node-tests": run_onnx_node_tests}
     try:
         return commands[args.command](args)
-    except (ValueError, TypeError, FileNotFoundError, NotImplementedError) as error:
+    except (ValueError, TypeError, FileNotFoundError, NotImplementedError, ImportError) as error:
         print(f"lstm-ref {args.command}: error: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader (head, less) stopped early: not an error
