@@ -225,20 +225,27 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
-BUILT_IN = ("torch",)
+BUILT_IN = ("torch", "onnxruntime")
 
 
 def run_built_in(args: argparse.Namespace) -> int:
     """A built-in adapter on every cell (or --cell), in its own layout."""
-    from lstm_ref.adapters import torch_run
+    if args.target == "torch":
+        from lstm_ref.adapters import torch_run
 
+        impl, layout = torch_run.implementation(args.dtype), "torch"
+        vjp = torch_run.vjp(args.dtype) if args.gradients else None
+    else:
+        from lstm_ref.adapters import onnxruntime_run
+
+        impl, layout, vjp = onnxruntime_run.implementation(args.dtype), "onnx", None
+        if args.gradients:
+            raise ValueError("`--gradients` is not available for onnxruntime (inference only)")
     cells = [args.cell] if args.cell else list(CELLS)
     passed = True
     for cell in cells:
-        report = check(torch_run.implementation(args.dtype), cell=cell, layout="torch",
-                       dtype=args.dtype, profile=args.profile, suite=args.suite,
-                       gradients=args.gradients,
-                       vjp=torch_run.vjp(args.dtype) if args.gradients else None)
+        report = check(impl, cell=cell, layout=layout, dtype=args.dtype, profile=args.profile,
+                       suite=args.suite, gradients=args.gradients, vjp=vjp)
         print(report.to_json() if args.json else report)
         passed = passed and report.passed
     return 0 if passed else 1

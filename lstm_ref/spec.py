@@ -150,6 +150,9 @@ class Spec:
     - `cell_clip` (LSTM): C_t is clipped to [-cell_clip, cell_clip] (TF1, Keras).
     - `activation_clip`: the input of every activation is clipped to
       [-activation_clip, activation_clip] (ONNX's `clip`).
+    - `clip_cell_output` (LSTM, with activation_clip): whether that clip also applies to
+      C_t where the cell-output activation reads it (ONNX: yes, the default; ONNX
+      Runtime's LSTM: no). The stored C_t is never clipped by it.
     - `forget_bias` (LSTM): a constant added to the forget gate's pre-activation at
       run time (TF1's forget_bias).
     - `activations`: ONNX's list, per cell kind: LSTM (f, g, h), GRU (f, g), RNN (f,);
@@ -180,6 +183,7 @@ class Spec:
     input_forget: bool = False
     cell_clip: Number | None = None
     activation_clip: Number | None = None
+    clip_cell_output: bool = True
     forget_bias: Number = 0
     activations: tuple[Activation | str, ...] | None = None
     nonlinearity: str | None = None
@@ -196,7 +200,7 @@ class Spec:
         _choice("direction", self.direction, DIRECTIONS)
         _choice("gru_reset", self.gru_reset, GRU_RESETS)
         _choice("padded_outputs", self.padded_outputs, PADDED_OUTPUTS)
-        for name in ("bias", "peepholes", "input_forget", "force"):
+        for name in ("bias", "peepholes", "input_forget", "force", "clip_cell_output"):
             if not isinstance(getattr(self, name), bool):
                 raise SpecError(f"`{name}` must be True or False; got {getattr(self, name)!r}")
         _integer("proj_size", self.proj_size, 0)
@@ -248,6 +252,11 @@ class Spec:
             raise SpecError(
                 f"`proj_size` must be smaller than hidden_size={self.hidden_size}; "
                 f"got {self.proj_size}"
+            )
+        if not self.clip_cell_output and (self.cell != "lstm" or self.activation_clip is None):
+            raise SpecError(
+                f"`clip_cell_output`=False only changes an LSTM with an activation_clip; got "
+                f"cell={self.cell!r}, activation_clip={show_value(self.activation_clip)}"
             )
         if self.input_forget and self.forget_bias:
             raise SpecError(

@@ -28,6 +28,7 @@ CASES = {
     "lstm-coupled": dict(cell="lstm", input_forget=True),
     "lstm-cell-clip": dict(cell="lstm", cell_clip="1/8"),
     "lstm-activation-clip": dict(cell="lstm", activation_clip="1/4"),
+    "lstm-activation-clip-ort": dict(cell="lstm", activation_clip="1/4", clip_cell_output=False),
     "lstm-forget-bias": dict(cell="lstm", forget_bias=1),
     "lstm-reverse": dict(cell="lstm", direction="reverse"),
     "lstm-two-layers": dict(cell="lstm", num_layers=2),

@@ -59,6 +59,9 @@ BAD = [
      "`padded_outputs`='carry' is Keras's masking of a unidirectional RNN; Keras's "
      "Bidirectional zeroes padded outputs (force_zero_output_for_mask): got "
      "direction='bidirectional': use padded_outputs='zero'"),
+    (dict(clip_cell_output=False),
+     "`clip_cell_output`=False only changes an LSTM with an activation_clip; got "
+     "cell='lstm', activation_clip=None"),
     (dict(output_activation="Tanh"),
      "`output_activation` belongs to the Elman output layer; got output_activation='Tanh' "
      "without output_size: set output_size, or leave output_activation out"),

@@ -103,8 +103,9 @@ def lstm_step(spec, p, x, h, c, mm=lambda x, w: x @ w.T, mistake=None):
     seen = c if mistake == "peephole_on_previous_cell" else c_new
     o = activation(sig, pre("o") + peep("o") * seen, clip)
     if spec.proj_size and mistake == "gate_after_projection":
-        return o[:, :spec.proj_size] * mm(activation(cell, c_new, clip), p["W_hr"]), c_new
-    h_new = o * activation(cell, c_new, clip)
+        return o[:, :spec.proj_size] * mm(activation(cell, c_new, clip if spec.clip_cell_output
+                                                     else None), p["W_hr"]), c_new
+    h_new = o * activation(cell, c_new, clip if spec.clip_cell_output else None)
     if spec.proj_size:
         h_new = mm(h_new, p["W_hr"])
     return h_new, c_new

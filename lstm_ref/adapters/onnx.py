@@ -28,6 +28,7 @@ def refusals(spec: Spec) -> list[str]:
         "cell_clip": spec.cell_clip is not None, "forget_bias": spec.forget_bias != 0,
         "output_size": spec.output_size is not None, "padded_outputs": spec.padded_outputs != "zero",
         "merge": spec.merge not in (None, "concat", "none"),
+        "clip_cell_output": not spec.clip_cell_output,  # ONNX clips every activation input
     }
     for name, refused in checks.items():
         if refused:

@@ -116,6 +116,12 @@ def _invert_update(spec: Spec, params: dict[str, np.ndarray]):  # type: ignore[n
     return spec, {n: -v if n.endswith("[z]") else v for n, v in params.items()}
 
 
+def _unclipped_cell_output(spec: Spec, params: dict[str, np.ndarray]):  # type: ignore[no-untyped-def]
+    if spec.cell != "lstm" or spec.activation_clip is None or not spec.clip_cell_output:
+        return None
+    return spec.replace(clip_cell_output=False), params
+
+
 HYPOTHESES: tuple[Hypothesis, ...] = (
     *_gate_hypotheses(),
     Hypothesis("forget bias: 1 added to the forget gate at run time (or left out where the "
@@ -127,6 +133,8 @@ HYPOTHESES: tuple[Hypothesis, ...] = (
     Hypothesis("no tanh on the cell output: h_t = o_t * C_t", _no_cell_tanh),
     Hypothesis("GRU reset gate applied on the wrong side of the recurrent matmul", _flip_reset),
     Hypothesis("GRU update gate inverted: h_t = z n + (1 - z) h_{t-1}", _invert_update),
+    Hypothesis("activation clip not applied to C_t before the cell-output activation "
+               "(ONNX Runtime's LSTM)", _unclipped_cell_output),
     Hypothesis("padding consumed: states run through the padded steps", inputs="full-lengths"),
     Hypothesis("backward direction not re-aligned in time", outputs="reverse-order"),
     Hypothesis("state order swapped: h_n and c_n exchanged", outputs="swap-states"),

@@ -84,7 +84,8 @@ def program(spec: Spec, layer: int) -> Program:
         "o", act(gate_act, pre["o"] + peephole("o", c)), size_h,
         "the output gate decides how much of the cell to show",
     )
-    shown = o * act(cell_act, c)
+    # ONNX clips every activation input, C_t's included; ONNX Runtime does not clip C_t there.
+    shown = o * activation(cell_act, c, spec.activation_clip if spec.clip_cell_output else None)
     if spec.proj_size:
         b.elementwise("m", shown, size_h, "the gated cell output, before projection")
         b.affine(
