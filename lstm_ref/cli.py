@@ -8,7 +8,7 @@
     lstm-ref golden show FILE
     lstm-ref check MODULE:FUNCTION --layout torch --cell lstm --dtype float32 [--profile P]
     lstm-ref check --results FILE
-    lstm-ref check torch [--dtype float32] [--gradients]
+    lstm-ref check torch|onnxruntime [--dtype float32] [--gradients]
 
 `forward` evaluates a layer stack exactly on seeded grid inputs and prints the
 outputs to the requested number of significant digits (text or JSON). `derive`
@@ -33,6 +33,7 @@ import mpmath
 import numpy as np
 
 from lstm_ref.version import __version__
+from lstm_ref.adapters.builtin import BUILT_IN, built_in
 from lstm_ref.checker import PROFILES, check, check_results
 from lstm_ref.checker.layouts import LAYOUTS
 from lstm_ref.checker.profiles import DEFAULT_PROFILE
@@ -216,7 +217,8 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--results", metavar="FILE", help="a results file (docs/checker.md)")
     p.add_argument("--layout", choices=sorted(LAYOUTS), default="torch")
     p.add_argument("--cell", choices=CELLS, default=None)
-    p.add_argument("--dtype", choices=sorted(DEFAULT_PROFILE), default="float32")
+    p.add_argument("--dtype", choices=sorted(DEFAULT_PROFILE), default=None,
+                   help="the dtype to compute in (default float32; a built-in adapter's first)")
     p.add_argument("--profile", choices=sorted(PROFILES), default=None,
                    help="how the implementation computes (default: the dtype's)")
     p.add_argument("--suite", default="standard", help="a suite name or directory")
@@ -225,26 +227,17 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
-BUILT_IN = ("torch", "onnxruntime")
-
-
 def run_built_in(args: argparse.Namespace) -> int:
-    """A built-in adapter on every cell (or --cell), in its own layout."""
-    if args.target == "torch":
-        from lstm_ref.adapters import torch_run
-
-        impl, layout = torch_run.implementation(args.dtype), "torch"
-        vjp = torch_run.vjp(args.dtype) if args.gradients else None
-    else:
-        from lstm_ref.adapters import onnxruntime_run
-
-        impl, layout, vjp = onnxruntime_run.implementation(args.dtype), "onnx", None
-        if args.gradients:
-            raise ValueError("`--gradients` is not available for onnxruntime (inference only)")
-    cells = [args.cell] if args.cell else list(CELLS)
+    """A built-in adapter (lstm_ref.adapters.builtin) on every cell (or --cell), in its
+    own layout; the default dtype is the adapter's first."""
+    adapter = built_in(args.target)
+    dtype = args.dtype or adapter.dtypes[0]
+    impl = adapter.implementation(dtype)
+    vjp = adapter.vjp(dtype) if args.gradients else None
+    cells = [args.cell] if args.cell else list(adapter.cells)
     passed = True
     for cell in cells:
-        report = check(impl, cell=cell, layout=layout, dtype=args.dtype, profile=args.profile,
+        report = check(impl, cell=cell, layout=adapter.layout, dtype=dtype, profile=args.profile,
                        suite=args.suite, gradients=args.gradients, vjp=vjp)
         print(report.to_json() if args.json else report)
         passed = passed and report.passed
@@ -258,14 +251,14 @@ def run_check(args: argparse.Namespace) -> int:
         return run_built_in(args)
     if args.results is not None:
         document = read_results(Path(args.results))
-        report = check_results(document["results"], dtype=document.get("dtype", args.dtype),
+        report = check_results(document["results"], dtype=document.get("dtype", args.dtype or "float32"),
                                profile=document.get("profile", args.profile),
                                suite=document.get("suite", args.suite))
     else:
         if args.cell is None:
             raise ValueError("`--cell` is required with MODULE:FUNCTION: one of " + ", ".join(CELLS))
         report = check(load_target(args.target), cell=args.cell, layout=args.layout,
-                       dtype=args.dtype, profile=args.profile, suite=args.suite)
+                       dtype=args.dtype or "float32", profile=args.profile, suite=args.suite)
     print(report.to_json() if args.json else report)
     return 0 if report.passed else 1
 

@@ -1,0 +1,59 @@
+"""The built-in adapters: real frameworks run as implementations under check.
+
+    lstm-ref check torch [--dtype float32] [--gradients]
+
+Each entry names the module that builds and runs the framework's layer, the checker
+layout it speaks, the dtypes it computes in (the first is the default) and the extra
+that installs it. The module has `implementation(dtype)` and, when the framework has
+gradients, `vjp(dtype)` (docs/checker.md). Modules are imported only when used, so a
+missing framework costs nothing until it is asked for, and then says what to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class BuiltIn:
+    """One framework adapter: where it lives and what it can do."""
+
+    name: str
+    module: str
+    layout: str
+    dtypes: tuple[str, ...]
+    extra: str
+    gradients: bool = False
+    cells: tuple[str, ...] = ("lstm", "gru", "rnn")
+
+    def load(self) -> Any:
+        return importlib.import_module(self.module)
+
+    def implementation(self, dtype: str) -> Callable[..., Any]:
+        if dtype not in self.dtypes:
+            raise ValueError(f"`--dtype` for {self.name} must be one of "
+                             f"{', '.join(self.dtypes)}; got {dtype!r}")
+        return self.load().implementation(dtype)  # type: ignore[no-any-return]
+
+    def vjp(self, dtype: str) -> Callable[..., Any]:
+        if not self.gradients:
+            raise ValueError(f"`--gradients` is not available for {self.name}: its adapter "
+                             f"checks the forward pass only")
+        return self.load().vjp(dtype)  # type: ignore[no-any-return]
+
+
+BUILT_IN: dict[str, BuiltIn] = {b.name: b for b in (
+    BuiltIn("torch", "lstm_ref.adapters.torch_run", "torch",
+            ("float32", "float64", "bfloat16", "float16"), "torch", gradients=True),
+    BuiltIn("onnxruntime", "lstm_ref.adapters.onnxruntime_run", "onnx", ("float32",), "onnx"),
+)}
+
+
+def built_in(name: str) -> BuiltIn:
+    """The adapter called `name`, or an error listing them."""
+    if name not in BUILT_IN:
+        raise ValueError(f"no built-in adapter {name!r}; they are {', '.join(BUILT_IN)}")
+    return BUILT_IN[name]
