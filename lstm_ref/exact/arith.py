@@ -38,13 +38,34 @@ def to_mpf(values: np.ndarray) -> np.ndarray:
 def to_fixed(values: np.ndarray) -> Fixed:
     """An object array of mpf (or a float array) as exact integers with one common exponent."""
     if values.dtype != object:
-        values = to_mpf(values)
+        return _floats_to_fixed(np.asarray(values, dtype=np.float64))
     parts = [mpmath.mpf(v)._mpf_ for v in values.flat]
     exps = [exp for _, man, exp, _ in parts if man]
     low = min(exps, default=0)
     ints = np.empty(values.shape, dtype=object)
     ints.flat = [(-man if sign else man) << (exp - low) for sign, man, exp, _ in parts]
     return Fixed(ints, low)
+
+
+def _floats_to_fixed(values: np.ndarray) -> Fixed:
+    """A float64 array as exact integers with one common exponent, computed with numpy:
+    each value is its 53-bit mantissa times a power of two, trailing zero bits removed."""
+    if not np.all(np.isfinite(values)):
+        raise ValueError("only finite values have an exact integer form")
+    fraction, exponent = np.frexp(values)
+    mantissa = (fraction * 2.0**53).astype(np.int64)  # exact: |fraction| < 1
+    exponent = exponent.astype(np.int64) - 53
+    nonzero = mantissa != 0
+    if not nonzero.any():
+        return Fixed(np.zeros(values.shape, dtype=object), 0)
+    low_bit = mantissa & -mantissa  # the lowest set bit: 2^(trailing zeros)
+    zeros = np.where(nonzero, np.log2(np.where(nonzero, low_bit, 1)).round().astype(np.int64), 0)
+    mantissa >>= zeros
+    exponent += zeros
+    low = int(exponent[nonzero].min())
+    shift = np.where(nonzero, exponent - low, 0)
+    ints = mantissa.astype(object) * (2 ** shift.astype(object))  # Python ints: no overflow
+    return Fixed(np.asarray(ints, dtype=object).reshape(values.shape), low)
 
 
 def affine(products: list[tuple[Fixed, Fixed]], biases: list[Fixed]) -> np.ndarray:

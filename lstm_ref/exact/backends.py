@@ -125,6 +125,8 @@ class ArbBackend:
             self.flint.ctx.prec = saved
 
     def _arb(self, value: Any) -> Any:
+        if type(value) is self.flint.arb:
+            return value
         if isinstance(value, mpmath.mpf):
             sign, man, exp, _ = value._mpf_
             return self.flint.arb(self.flint.fmpz(-man if sign else man)) * self.flint.arb(2) ** exp
@@ -135,21 +137,56 @@ class ArbBackend:
         out.flat = [self._arb(v) for v in values.flat]
         return out
 
-    def weight(self, values: np.ndarray) -> np.ndarray:
-        return self.vector(np.asarray(values))
+    def matrix(self, values: np.ndarray) -> Any:
+        """A 2-D object array of arb (or floats) as an arb_mat."""
+        rows, cols = values.shape
+        if values.dtype != object:
+            return self.exact_matrix(to_fixed(values))
+        return self.flint.arb_mat(rows, cols, [self._arb(v) for v in values.flat])
 
-    def affine(self, products: list[tuple[np.ndarray, np.ndarray]],
-               biases: list[np.ndarray], cache: dict[int, Any] | None = None) -> np.ndarray:
-        total = sum(np.dot(v, w.T) for v, w in products)
+    def exact_matrix(self, fixed: Fixed) -> Any:
+        """An exact integer array times a power of two, as an arb_mat (built from an
+        fmpz_mat, so no entry passes through a float or a decimal string)."""
+        rows, cols = fixed.ints.shape
+        ints = self.flint.fmpz_mat(rows, cols, [int(v) for v in fixed.ints.flat])
+        return self.flint.arb_mat(ints) * self.flint.arb(2) ** fixed.exp
+
+    def _entries(self, matrix: Any) -> np.ndarray:
+        out = np.empty((matrix.nrows(), matrix.ncols()), dtype=object)
+        out.flat = matrix.entries()
+        return out
+
+    def weight(self, values: np.ndarray) -> ArbWeight:
+        values = np.asarray(values)
+        if values.ndim == 1:
+            return ArbWeight(self.vector(values), None)
+        return ArbWeight(None, self.matrix(values))
+
+    def affine(self, products: list[tuple[np.ndarray, ArbWeight]],
+               biases: list[ArbWeight], cache: dict[int, Any] | None = None) -> np.ndarray:
+        """Matrix products as arb_mat products (in C); `cache` keeps each vector's arb_mat
+        for the step (x and h_{t-1} feed every gate)."""
+        cache = {} if cache is None else cache
+
+        def matrix(values: np.ndarray) -> Any:
+            if id(values) not in cache:
+                cache[id(values)] = (values, self.matrix(values))  # holding `values` keeps the id valid
+            return cache[id(values)][1]
+
+        total = None
+        for v, w in products:
+            product = matrix(v) * w.transposed()
+            total = product if total is None else total + product
+        out = self._entries(total)
         for bias in biases:
-            total = total + bias
-        return np.asarray(total, dtype=object)
+            out = out + bias.vector
+        return out
 
-    def transpose_times(self, dt: np.ndarray, weight: np.ndarray) -> np.ndarray:
-        return np.asarray(np.dot(dt, weight), dtype=object)
+    def transpose_times(self, dt: np.ndarray, weight: ArbWeight) -> np.ndarray:
+        return self._entries(self.matrix(dt) * weight.matrix)
 
     def accumulator(self, shape: tuple[int, ...]) -> BallSum:
-        return BallSum(self.full(shape, "0"))
+        return BallSum(self, shape)
 
     def full(self, shape: tuple[int, ...], value: str) -> np.ndarray:
         out = np.empty(shape, dtype=object)
@@ -187,19 +224,45 @@ class ArbBackend:
         return self.flint.arb(value) if not isinstance(value, self.flint.arb) else value
 
 
-class BallSum:
-    """A parameter gradient's sum in ball arithmetic (each addition encloses)."""
+class ArbWeight:
+    """A parameter in ball arithmetic: a bias as an object array of arb, a weight
+    matrix W (N, K) as an arb_mat, with W^T made on first use."""
 
-    def __init__(self, zeros: np.ndarray) -> None:
-        self.total = zeros
+    def __init__(self, vector: np.ndarray | None, matrix: Any) -> None:
+        self.vector, self.matrix = vector, matrix
+        self._transposed = None
+
+    def transposed(self) -> Any:
+        if self._transposed is None:
+            self._transposed = self.matrix.transpose()
+        return self._transposed
+
+
+class BallSum:
+    """A parameter gradient's sum over steps and rows in ball arithmetic.
+
+    Outer-product terms dt^T v are collected and summed as one arb_mat product of the
+    stacked rows when the value is read: one product with a long inner dimension, in C,
+    instead of one per step.
+    """
+
+    def __init__(self, arb: ArbBackend, shape: tuple[int, ...]) -> None:
+        self.arb, self.shape = arb, shape
+        self.rows: list[tuple[np.ndarray, np.ndarray]] = []
+        self.total = arb.full(shape, "0")
 
     def add_outer(self, dt: np.ndarray, v: np.ndarray) -> None:
-        self.total = self.total + np.dot(dt.T, v)
+        self.rows.append((dt, v))
 
     def add_rows(self, values: np.ndarray) -> None:
         self.total = self.total + values.sum(axis=0)
 
     def value(self) -> np.ndarray:
+        if self.rows:
+            dt = self.arb.matrix(np.concatenate([d for d, _ in self.rows]))
+            v = self.arb.matrix(np.concatenate([w for _, w in self.rows]))
+            self.total = self.total + self.arb._entries(dt.transpose() * v)
+            self.rows = []
         return self.total
 
 
