@@ -18,12 +18,14 @@ KERAS_ACTIVATIONS = {
 
 
 def _onnx_activations(attrs):
-    alphas, betas = list(attrs["activation_alpha"]), list(attrs["activation_beta"])
+    alphas, betas = list(attrs.get("activation_alpha", [])), list(attrs.get("activation_beta", []))
     out = []
     for name in attrs["activations"]:  # alpha and beta lists are packed: only users take one
         defaults = Activation(name)
-        alpha = alphas.pop(0) if defaults.alpha is not None else None
-        beta = betas.pop(0) if defaults.beta is not None else None
+        # a list left out (or run short) means ONNX's defaults: "the same as of
+        # corresponding ONNX operators"
+        alpha = alphas.pop(0) if defaults.alpha is not None and alphas else None
+        beta = betas.pop(0) if defaults.beta is not None and betas else None
         act = Activation(name, alpha, beta)
         out.append(lambda x, act=act: activation(act, x))
     return out

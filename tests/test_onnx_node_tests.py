@@ -34,17 +34,3 @@ def test_onnx_node_tests_command(capsys):
     assert np.all([line.count("|") == 6 for line in out.strip().splitlines()])
 
 
-def test_onnxruntime_passes_and_its_clip_deviation_is_named():
-    """ONNX Runtime's CPU kernels, built from golden cases: correct everywhere but where
-    its LSTM leaves C_t unclipped before h (the activation-clip case), which is named."""
-    pytest.importorskip("onnxruntime", reason="ONNX Runtime is in the test extra")
-    from lstm_ref import check
-    from lstm_ref.adapters.onnxruntime_run import implementation
-    for cell in ("gru", "rnn"):
-        report = check(implementation("float32"), cell=cell, layout="onnx", dtype="float32")
-        assert report.passed, str(report)
-    report = check(implementation("float32"), cell="lstm", layout="onnx", dtype="float32")
-    assert [c.id for c in report.cases if c.status == "fail"] == ["lstm-activation-clip"]
-    assert report.diagnoses == ["activation clip not applied to C_t before the cell-output "
-                                "activation (ONNX Runtime's LSTM)"]
-    assert report.counts()["pass"] >= 20

@@ -49,6 +49,8 @@ BUILT_IN: dict[str, BuiltIn] = {b.name: b for b in (
     BuiltIn("torch", "lstm_ref.adapters.torch_run", "torch",
             ("float32", "float64", "bfloat16", "float16"), "torch", gradients=True),
     BuiltIn("onnxruntime", "lstm_ref.adapters.onnxruntime_run", "onnx", ("float32",), "onnx"),
+    BuiltIn("onnx-reference", "lstm_ref.adapters.onnx_reference_run", "onnx",
+            ("float32", "float64"), "onnx"),
 )}
 
 

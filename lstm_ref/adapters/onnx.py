@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from lstm_ref.params import Params, layer_prefix
-from lstm_ref.spec import Spec, show_value
+from lstm_ref.spec import Activation, Spec, show_value
 
 GATES = {"lstm": ("i", "o", "f", "g"), "gru": ("z", "r", "n"), "rnn": ("",)}
 PEEPHOLES = ("i", "o", "f")
@@ -68,17 +68,24 @@ def to_onnx(spec: Spec, params: Params) -> dict[str, np.ndarray]:
 
 
 def attributes(spec: Spec) -> dict[str, Any]:
-    """The operator's attributes, with activations repeated for each direction."""
+    """The operator's attributes, with activations repeated for each direction.
+
+    `activation_alpha` (`activation_beta`) is written as an exporter writes it: only when
+    some function's alpha (beta) differs from ONNX's default, and then in full, packed
+    (only the functions that take one consume an entry). So the golden cases with
+    default-valued Affine, ScaledTanh, ThresholdedRelu, ... test the defaults too.
+    """
     acts = list(spec.activations) * spec.num_directions
     attrs: dict[str, Any] = {
         "op": OPERATORS[spec.cell],
         "hidden_size": spec.hidden_size,
         "direction": spec.direction,
         "activations": [a.name for a in acts],
-        "activation_alpha": [float(a.alpha) for a in acts if a.alpha is not None],
-        "activation_beta": [float(a.beta) for a in acts if a.beta is not None],
         "layout": 0,
     }
+    for arg in omitted_defaults(spec) ^ {"alpha", "beta"}:
+        attrs[f"activation_{arg}"] = [float(getattr(a, arg)) for a in acts
+                                      if getattr(a, arg) is not None]
     if spec.activation_clip is not None:
         attrs["clip"] = float(spec.activation_clip)
     if spec.cell == "lstm":
@@ -86,3 +93,11 @@ def attributes(spec: Spec) -> dict[str, Any]:
     if spec.cell == "gru":
         attrs["linear_before_reset"] = int(spec.gru_reset == "after")
     return attrs
+
+
+def omitted_defaults(spec: Spec) -> set[str]:
+    """Which of "alpha", "beta" :func:`attributes` leaves out: those that every activation
+    has at ONNX's default (or that no activation takes)."""
+    acts = spec.activations
+    return {arg for arg in ("alpha", "beta")
+            if all(getattr(a, arg) == getattr(Activation(a.name), arg) for a in acts)}

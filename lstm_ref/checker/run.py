@@ -28,7 +28,7 @@ from lstm_ref.spec import CELLS
 
 GRADIENT_LAYOUTS = ("canonical", "torch")
 
-DIAGNOSIS_CASES = 4  # a mistake must explain this many failing cases (or all of them)
+DIAGNOSIS_CASES = 4  # a mistake must explain this many of the failing cases it applies to (or all)
 
 
 def check(
@@ -239,16 +239,21 @@ def _diagnose(report: Report, failed: list[tuple[GoldenCase, dict[str, np.ndarra
     by_id = {c.id: c for c in report.cases}
     for hypothesis in HYPOTHESES:
         verdicts = []
-        for case, actual, reference in failed[:DIAGNOSIS_CASES]:
+        for case, actual, reference in failed:
             verdict = explained(case, actual, prof, hypothesis, reference)
             if verdict is not None:
                 verdicts.append((case.id, verdict))
-                if not verdict:
+                if not verdict or len(verdicts) == DIAGNOSIS_CASES:
                     break
         if verdicts and all(verdict for _, verdict in verdicts):
             found.append(hypothesis.name)
-            for case_id, _ in verdicts:
-                by_id[case_id].diagnoses.append(hypothesis.name)
+            checked = {case_id for case_id, _ in verdicts}
+            # the other failing cases it applies to are named where it explains them
+            verdicts += [(case.id, explained(case, actual, prof, hypothesis, reference))
+                         for case, actual, reference in failed if case.id not in checked]
+            for case_id, verdict in verdicts:
+                if verdict:
+                    by_id[case_id].diagnoses.append(hypothesis.name)
     return found
 
 
