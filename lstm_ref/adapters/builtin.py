@@ -28,6 +28,8 @@ class BuiltIn:
     extra: str
     gradients: bool = False
     cells: tuple[str, ...] = ("lstm", "gru", "rnn")
+    # keyword arguments of the module's `implementation`, for two entries of one module
+    options: tuple[tuple[str, str], ...] = ()
 
     def load(self) -> Any:
         return importlib.import_module(self.module)
@@ -36,18 +38,21 @@ class BuiltIn:
         if dtype not in self.dtypes:
             raise ValueError(f"`--dtype` for {self.name} must be one of "
                              f"{', '.join(self.dtypes)}; got {dtype!r}")
-        return self.load().implementation(dtype)  # type: ignore[no-any-return]
+        return self.load().implementation(dtype, **dict(self.options))  # type: ignore[no-any-return]
 
     def vjp(self, dtype: str) -> Callable[..., Any]:
         if not self.gradients:
             raise ValueError(f"`--gradients` is not available for {self.name}: its adapter "
                              f"checks the forward pass only")
-        return self.load().vjp(dtype)  # type: ignore[no-any-return]
+        return self.load().vjp(dtype, **dict(self.options))  # type: ignore[no-any-return]
 
 
 BUILT_IN: dict[str, BuiltIn] = {b.name: b for b in (
     BuiltIn("torch", "lstm_ref.adapters.torch_run", "torch",
             ("float32", "float64", "bfloat16", "float16"), "torch", gradients=True),
+    BuiltIn("torch-cells", "lstm_ref.adapters.torch_run", "torch",
+            ("float32", "float64", "bfloat16", "float16"), "torch", gradients=True,
+            options=(("modules", "cells"),)),
     BuiltIn("onnxruntime", "lstm_ref.adapters.onnxruntime_run", "onnx", ("float32",), "onnx"),
     BuiltIn("onnx-reference", "lstm_ref.adapters.onnx_reference_run", "onnx",
             ("float32", "float64"), "onnx"),
