@@ -20,6 +20,10 @@ back `(y, h_n, c_n)` (c_n None for GRU and RNN):
   {kernel|bias}" with Flax's Dense modules (lstm_ref.adapters.flax); `config` has cell,
   features, num_layers, direction, merge, gate_fn, activation_fn; only full-length
   sequences are sent (nn.RNN does not zero outputs past a length).
+- `equinox`: one eqx.nn.LSTMCell or GRUCell scanned over time (one layer, forward):
+  x time-major (T, B, I) as in canonical; `params` weight_ih, weight_hh, bias and
+  (GRU) bias_n (lstm_ref.adapters.equinox); h0, c0 (1, B, H); `config` has cell,
+  input_size, hidden_size, use_bias; only full-length sequences are sent.
 
 Arrays are numpy arrays in the requested dtype (bfloat16 values travel in float32
 arrays). `seq_lens` is None when every sequence has full length. Cases a layout
@@ -34,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from lstm_ref.adapters import flax, keras, onnx
+from lstm_ref.adapters import equinox, flax, keras, onnx
 from lstm_ref.adapters.conventions import TORCH
 from lstm_ref.adapters.torch import to_torch
 from lstm_ref.exact.rounding import FORMATS, representable
@@ -161,6 +165,20 @@ def _flax_config(case: GoldenCase) -> dict[str, Any]:
             "direction": spec.direction, "merge": spec.merge, **flax.functions(spec)}
 
 
+def _equinox_refusals(case: GoldenCase) -> list[str]:
+    found = equinox.refusals(case.spec)
+    if np.any(case.inputs.seq_lens < case.inputs.x.shape[0]):
+        found.append("seq_lens shorter than T (an Equinox cell scanned over time has no "
+                     "sequence lengths)")
+    return found
+
+
+def _equinox_config(case: GoldenCase) -> dict[str, Any]:
+    spec = case.spec
+    return {"cell": spec.cell, "input_size": spec.input_size,
+            "hidden_size": spec.hidden_size, "use_bias": spec.bias}
+
+
 LAYOUTS = {
     "canonical": Layout("canonical", lambda case: [], lambda case: dict(case.params),
                         lambda case: case.spec.to_json()),
@@ -172,6 +190,8 @@ LAYOUTS = {
                     _keras_config, _keras_read, batch_major=True),
     "flax": Layout("flax", _flax_refusals, lambda case: flax.to_flax(case.spec, case.params),
                    _flax_config, _keras_read, batch_major=True),
+    "equinox": Layout("equinox", _equinox_refusals,
+                      lambda case: equinox.to_equinox(case.spec, case.params), _equinox_config),
 }
 
 
