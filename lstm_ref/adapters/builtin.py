@@ -56,6 +56,12 @@ BUILT_IN: dict[str, BuiltIn] = {b.name: b for b in (
     BuiltIn("onnxruntime", "lstm_ref.adapters.onnxruntime_run", "onnx", ("float32",), "onnx"),
     BuiltIn("onnx-reference", "lstm_ref.adapters.onnx_reference_run", "onnx",
             ("float32", "float64"), "onnx"),
+    BuiltIn("keras", "lstm_ref.adapters.keras_run", "keras", ("float32", "float64"), "keras"),
+    BuiltIn("flax", "lstm_ref.adapters.flax_run", "flax", ("float32", "float64"), "jax"),
+    BuiltIn("flax-optimized", "lstm_ref.adapters.flax_run", "flax", ("float32", "float64"),
+            "jax", cells=("lstm",), options=(("lstm_cell", "OptimizedLSTMCell"),)),
+    BuiltIn("equinox", "lstm_ref.adapters.equinox_run", "equinox", ("float32", "float64"),
+            "jax", cells=("lstm", "gru")),
 )}
 
 
