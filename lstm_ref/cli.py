@@ -8,7 +8,7 @@
     lstm-ref golden show FILE
     lstm-ref check MODULE:FUNCTION --layout torch --cell lstm --dtype float32 [--profile P]
     lstm-ref check --results FILE
-    lstm-ref check torch|onnxruntime [--dtype float32] [--gradients]
+    lstm-ref check torch|torch-cells|onnxruntime|onnx-reference [--dtype float32] [--gradients]
 
 `forward` evaluates a layer stack exactly on seeded grid inputs and prints the
 outputs to the requested number of significant digits (text or JSON). `derive`

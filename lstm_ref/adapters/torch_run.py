@@ -1,6 +1,8 @@
-"""PyTorch as an implementation under check: `torch.nn.LSTM/GRU/RNN` in the torch layout.
+"""PyTorch as an implementation under check: `torch.nn.LSTM/GRU/RNN` in the torch layout,
+and (built-in `torch-cells`) `nn.LSTMCell/GRUCell/RNNCell` stepped over time.
 
     lstm-ref check torch --dtype float32
+    lstm-ref check torch-cells --dtype float32 --gradients
 
 `implementation(dtype)` and `vjp(dtype)` follow the checker's contract
 (docs/checker.md) for layout "torch": they build the layer from the config, load the
