@@ -28,7 +28,7 @@ class BuiltIn:
     extra: str
     gradients: bool = False
     cells: tuple[str, ...] = ("lstm", "gru", "rnn")
-    # keyword arguments of the module's `implementation`, for two entries of one module
+    # keyword arguments of the module's `implementation` and `vjp`, for two entries of one module
     options: tuple[tuple[str, str], ...] = ()
 
     def load(self) -> Any:
