@@ -196,7 +196,7 @@ def test_misbehaving_implementations_are_reported_per_case():
 def test_argument_errors():
     impl = canonical()
     with pytest.raises(ValueError, match="`layout` must be one of canonical, torch, onnx, keras, "
-                                         "flax; got 'tf'"):
+                                         "flax, equinox; got 'tf'"):
         check(impl, cell="lstm", layout="tf")
     with pytest.raises(ValueError, match="`profile` 'fp16' stores float16, but `dtype` is "
                                          "'float32': use one of \\['fp32', 'tf32'\\]"):
