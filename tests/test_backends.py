@@ -22,7 +22,7 @@ def contains(ball, value):
     saved = flint.ctx.prec
     flint.ctx.prec = max(saved, 2 * int(value._mpf_[3]) + 64)
     try:
-        exact = flint.arb(flint.fmpz(-man if sign else man)) * flint.arb(2) ** exp
+        exact = flint.arb(flint.fmpz(int(-man if sign else man))) * flint.arb(2) ** exp
         return ball.contains(exact)
     finally:
         flint.ctx.prec = saved

@@ -8,7 +8,7 @@ is exact until it is rounded once, to the working precision.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import mpmath
 import numpy as np
@@ -17,10 +17,13 @@ from mpmath.libmp import from_man_exp, round_nearest
 
 @dataclass(frozen=True)
 class Fixed:
-    """An exact array: `ints * 2**exp`, `ints` an object array of Python ints."""
+    """An exact array: `ints * 2**exp`, `ints` an object array of Python ints; `limbs`
+    caches its int64 limbs for matrix products (:func:`int_matmul`)."""
 
     ints: np.ndarray
     exp: int
+    limbs: dict[tuple[int, bool], list[np.ndarray]] = field(default_factory=dict, compare=False,
+                                                             repr=False)
 
 
 def to_mpf(values: np.ndarray) -> np.ndarray:
@@ -39,7 +42,8 @@ def to_fixed(values: np.ndarray) -> Fixed:
     """An object array of mpf (or a float array) as exact integers with one common exponent."""
     if values.dtype != object:
         return _floats_to_fixed(np.asarray(values, dtype=np.float64))
-    parts = [mpmath.mpf(v)._mpf_ for v in values.flat]
+    mpf = mpmath.mpf
+    parts = [v._mpf_ if type(v) is mpf else mpf(v)._mpf_ for v in values.flat]
     exps = [exp for _, man, exp, _ in parts if man]
     low = min(exps, default=0)
     ints = np.empty(values.shape, dtype=object)
@@ -68,53 +72,119 @@ def _floats_to_fixed(values: np.ndarray) -> Fixed:
     return Fixed(np.asarray(ints, dtype=object).reshape(values.shape), low)
 
 
+def _limbs(ints: np.ndarray, limb_bytes: int) -> list[np.ndarray]:
+    """Signed int64 limbs of an integer array: ints = sum_k limbs[k] * 2^(8 limb_bytes k),
+    each limb holding `limb_bytes` bytes of the magnitude, with the element's sign."""
+    flat = [int(v) for v in ints.flat]
+    sign = np.array([-1 if v < 0 else 1 for v in flat], dtype=np.int64)
+    magnitude = [abs(v) for v in flat]
+    width = max(magnitude, default=0).bit_length()
+    count = max(1, -(-width // (8 * limb_bytes)))
+    raw = b"".join(v.to_bytes(count * limb_bytes, "little") for v in magnitude)
+    digits = np.frombuffer(raw, dtype=np.uint8).reshape(len(flat), count, limb_bytes)
+    limbs = np.zeros((len(flat), count), dtype=np.int64)
+    for j in range(limb_bytes):
+        limbs |= digits[..., j].astype(np.int64) << (8 * j)
+    limbs *= sign[:, None]
+    return [limbs[:, k].reshape(ints.shape) for k in range(count)]
+
+
+def _limb_bytes(inner: int) -> int:
+    """Limb size for an inner dimension: every sum of limb products fits in int64, with 4
+    bits of room for adding up to 16 of them (2 limb bits + log2(inner) + 4 <= 62)."""
+    return (62 - max(1, inner).bit_length() - 4) // 16
+
+
+def limbs_of(fixed: Fixed, limb_bytes: int, transpose: bool = False) -> list[np.ndarray]:
+    """The limbs of `fixed.ints` (or of its transpose), computed once per Fixed."""
+    key = (limb_bytes, transpose)
+    if key not in fixed.limbs:
+        fixed.limbs[key] = _limbs(fixed.ints.T if transpose else fixed.ints, limb_bytes)
+    return fixed.limbs[key]
+
+
+def int_matmul(a: Fixed, b: Fixed, transpose_a: bool = False, transpose_b: bool = False) -> Fixed:
+    """The exact product a @ b (either transposed first), with int64 matrix products.
+
+    Both are cut into signed limbs (:func:`limbs_of`, kept for reuse: a weight matrix is
+    cut once), the limb products are summed in int64 without overflow, and carried back
+    into Python ints. Where there are too many limbs for that, plain big-integer np.dot.
+    """
+    x = a.ints.T if transpose_a else a.ints
+    y = b.ints.T if transpose_b else b.ints
+    inner, exp = x.shape[1], a.exp + b.exp
+    if inner == 0:
+        return Fixed(np.zeros((x.shape[0], y.shape[1]), dtype=object) * 0, exp)
+    size = _limb_bytes(inner)
+    la = limbs_of(a, size, transpose_a) if size else []
+    lb = limbs_of(b, size, transpose_b) if size else []
+    if not size or len(la) > 16 or len(lb) > 16:
+        return Fixed(np.dot(x, y), exp)
+    sums: dict[int, np.ndarray] = {}
+    for i, u in enumerate(la):
+        for j, v in enumerate(lb):
+            sums[i + j] = u @ v if i + j not in sums else sums[i + j] + u @ v
+    total = np.zeros((x.shape[0], y.shape[1]), dtype=object) * 0
+    for k, part in sums.items():
+        total = total + part.astype(object) * (1 << (8 * size * k))
+    return Fixed(total, exp)
+
+
 def affine(products: list[tuple[Fixed, Fixed]], biases: list[Fixed]) -> np.ndarray:
     """Sum of V_k @ W_k.T plus biases, exact, then rounded once to the working precision.
 
     Each product pairs a batch of vectors (B, K) with a weight matrix (N, K); biases
     have shape (N,). Returns an object array (B, N) of mpf.
     """
-    terms = [Fixed(np.dot(v.ints, w.ints.T), v.exp + w.exp) for v, w in products] + biases
+    terms = [int_matmul(v, w, transpose_b=True) for v, w in products] + biases
     low = min(t.exp for t in terms)
     total = sum(t.ints * (1 << (t.exp - low)) for t in terms)
     total = np.broadcast_to(total, (products[0][0].ints.shape[0], terms[0].ints.shape[-1]))
-    prec = mpmath.mp.prec
-    out = np.empty(total.shape, dtype=object)
-    out.flat = [mpmath.mp.make_mpf(from_man_exp(int(m), low, prec, round_nearest)) for m in total.flat]
+    return rounded(Fixed(total, low))
+
+
+def rounded(fixed: Fixed) -> np.ndarray:
+    """An exact array rounded, once per element, to the working precision (mpf objects)."""
+    prec, low, make = mpmath.mp.prec, fixed.exp, mpmath.mp.make_mpf
+    out = np.empty(fixed.ints.shape, dtype=object)
+    out.flat = [make(from_man_exp(int(m), low, prec, round_nearest)) for m in fixed.ints.flat]
     return out
 
 
 class ExactSum:
-    """A running sum of dyadic arrays, kept exact (Python integers), rounded once at the end."""
+    """A parameter gradient's sum over steps and rows: exact (Python integers), rounded
+    once at the end.
+
+    Terms are collected as they come and summed when the value is read: the outer
+    products dt^T v of every step as one exact product of the stacked rows (a long inner
+    dimension suits :func:`int_matmul`), the row sums as one sum.
+    """
 
     def __init__(self, shape: tuple[int, ...]) -> None:
-        self.ints = np.zeros(shape, dtype=object)
-        self.ints.fill(0)
-        self.exp: int | None = None
-
-    def add(self, term: Fixed) -> None:
-        if self.exp is None:
-            self.ints, self.exp = self.ints + term.ints, term.exp
-        elif term.exp >= self.exp:
-            self.ints = self.ints + term.ints * (1 << (term.exp - self.exp))
-        else:
-            self.ints = self.ints * (1 << (self.exp - term.exp)) + term.ints
-            self.exp = term.exp
+        self.shape = shape
+        self.outer: list[tuple[np.ndarray, np.ndarray]] = []
+        self.rows: list[np.ndarray] = []
 
     def add_outer(self, dt: np.ndarray, v: np.ndarray) -> None:
         """Add dt^T v for a batch of rows: dt (R, N), v (R, K) object arrays of mpf."""
-        a, b = to_fixed(dt), to_fixed(v)
-        self.add(Fixed(np.dot(a.ints.T, b.ints), a.exp + b.exp))
+        self.outer.append((dt, v))
 
     def add_rows(self, values: np.ndarray) -> None:
         """Add the sum over rows of `values` (R, N), an object array of mpf."""
-        fixed = to_fixed(values)
-        self.add(Fixed(fixed.ints.sum(axis=0), fixed.exp))
+        self.rows.append(values)
 
     def value(self) -> np.ndarray:
         """The sum, rounded once to the working precision."""
-        prec, exp = mpmath.mp.prec, self.exp or 0
-        out = np.empty(self.ints.shape, dtype=object)
-        out.flat = [mpmath.mp.make_mpf(from_man_exp(int(m), exp, prec, round_nearest))
-                    for m in self.ints.flat]
-        return out
+        terms = []
+        if self.outer:
+            dt = to_fixed(np.concatenate([d for d, _ in self.outer]))
+            v = to_fixed(np.concatenate([w for _, w in self.outer]))
+            terms.append(int_matmul(dt, v, transpose_a=True))
+        if self.rows:
+            fixed = to_fixed(np.concatenate(self.rows))
+            terms.append(Fixed(fixed.ints.sum(axis=0), fixed.exp))
+        if not terms:
+            return rounded(Fixed(np.zeros(self.shape, dtype=object) * 0, 0))
+        low = min(t.exp for t in terms)
+        total = sum(t.ints * (1 << (t.exp - low)) for t in terms)
+        return rounded(Fixed(np.asarray(total, dtype=object).reshape(self.shape), low))

@@ -23,9 +23,11 @@ from typing import Any
 import mpmath
 import numpy as np
 import sympy as sp
+from sympy.printing.precedence import precedence
 from sympy.printing.pycode import MpmathPrinter
 
-from lstm_ref.exact.arith import ExactSum, Fixed, affine, to_fixed, to_mpf
+from lstm_ref.exact.arith import ExactSum, Fixed, affine, int_matmul, rounded, to_fixed, to_mpf
+from lstm_ref.exact.libmp_code import compile_raw
 
 
 class Undecidable(ArithmeticError):
@@ -33,7 +35,22 @@ class Undecidable(ArithmeticError):
 
 
 class _Printer(MpmathPrinter):
-    """mpmath's printer, with comparisons as calls the backend can check."""
+    """mpmath's printer, with comparisons as calls the backend can check.
+
+    Integers print as `mpmath.mpf(n)`, so no operation falls back to Python's int or
+    float arithmetic (a Piecewise branch `-2` in `x / (abs(x) + 1)` would otherwise
+    be divided in float64). Integer exponents stay Python ints: a power with a ball
+    exponent is undefined for negative balls.
+    """
+
+    def _print_Integer(self, expr: sp.Integer) -> str:
+        return f"mpmath.mpf({expr.p})"
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        if expr.exp.is_Integer and expr.exp != -1:
+            base = self.parenthesize(expr.base, precedence(expr), strict=False)
+            return f"{base}**({int(expr.exp)})"
+        return str(super()._print_Pow(expr, rational))
 
     def _print_Relational(self, expr: sp.Basic) -> str:
         return f"_compare({expr.rel_op!r}, {self._print(expr.lhs)}, {self._print(expr.rhs)})"
@@ -77,7 +94,7 @@ class MpmathBackend:
 
     def transpose_times(self, dt: np.ndarray, weight: Fixed) -> np.ndarray:
         """dt @ W for a batch of adjoints dt (R, N) and W (N, K)."""
-        return affine([(to_fixed(dt), Fixed(weight.ints.T, weight.exp))], [])
+        return rounded(int_matmul(to_fixed(dt), weight))
 
     def accumulator(self, shape: tuple[int, ...]) -> ExactSum:
         """A parameter gradient's sum over steps and rows: exact, rounded once."""
@@ -129,7 +146,7 @@ class ArbBackend:
             return value
         if isinstance(value, mpmath.mpf):
             sign, man, exp, _ = value._mpf_
-            return self.flint.arb(self.flint.fmpz(-man if sign else man)) * self.flint.arb(2) ** exp
+            return self.flint.arb(self.flint.fmpz(int(-man if sign else man))) * self.flint.arb(2) ** exp
         return self.flint.arb(float(value))  # a float64 converts exactly
 
     def vector(self, values: np.ndarray) -> np.ndarray:
@@ -276,16 +293,46 @@ def backend(name: str) -> MpmathBackend | ArbBackend:
     raise ValueError(f"`backend` must be one of 'mpmath', 'arb'; got {name!r}")
 
 
-@lru_cache(maxsize=8192)
-def compile_expression(expr: sp.Expr, backend_name: str) -> tuple[Callable[..., Any], tuple[str, ...]]:
-    """An expression as an elementwise function over object arrays, and its operand names."""
-    chosen = backend(backend_name)
-    names = tuple(sorted(s.name for s in expr.free_symbols))
+def printed(expr: sp.Expr, names: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """`expr` as one line of Python (mpmath's printer, comparisons as `_compare`), its
+    operands renamed v0, v1, ... in the order of `names`."""
+    symbols = {s.name: s for s in expr.free_symbols}
+    plain = tuple(f"v{k}" for k in range(len(names)))
+    renamed = expr.xreplace({symbols[n]: sp.Symbol(p, real=True) for n, p in zip(names, plain)})
     printer = _Printer({"fully_qualified_modules": True, "inline": True,
                         "allow_unknown_functions": True, "user_functions": {}})
-    function = sp.lambdify([sp.Symbol(n, real=True) for n in names], expr,
-                           modules=[chosen.namespace()], printer=printer)
+    return printer.doprint(renamed), plain
+
+
+FORMS = {"value": ("", "{}"), "scaled": ("_scale", "_scale * ({})"),
+         "accumulated": ("_total, _scale", "_total + _scale * ({})")}
+
+
+@lru_cache(maxsize=8192)
+def compile_expression(expr: sp.Expr, backend_name: str, raw_code: bool = False,
+                       form: str = "value") -> tuple[Callable[..., Any], tuple[str, ...]]:
+    """An expression as an elementwise function over object arrays, and its operand names.
+
+    Every backend runs the same printed code (:func:`printed`) with its own functions.
+    The mpmath backend runs it as raw libmp calls (lstm_ref.exact.libmp_code), bit for
+    bit the values of the printed code; `raw_code=True` runs the printed code as it is,
+    the form the tests compare that with. `form` "scaled" computes `scale * expr` and
+    "accumulated" `total + scale * expr` in the same call (the backward pass's terms),
+    those arguments first.
+    """
+    chosen = backend(backend_name)
+    names = tuple(sorted(s.name for s in expr.free_symbols))
+    code, plain = printed(expr, names)
+    leading, template = FORMS[form]
+    arguments = tuple(a for a in leading.split(", ") if a) + plain
+    code = template.format(code)
+    if backend_name == "mpmath" and not raw_code:
+        function = compile_raw(code, arguments, chosen.namespace())
+        if arguments:
+            return np.frompyfunc(function, len(arguments), 1), names
+    else:
+        function = eval(f"lambda {', '.join(arguments)}: {code}", dict(chosen.namespace()))
     convert = chosen.convert
-    if not names:  # a constant, such as df/di = -1: evaluated at the caller's precision
+    if not arguments:  # a constant, such as df/di = -1: evaluated at the caller's precision
         return (lambda: convert(function())), names
-    return np.frompyfunc(lambda *args: convert(function(*args)), len(names), 1), names
+    return np.frompyfunc(lambda *args: convert(function(*args)), len(arguments), 1), names

@@ -192,7 +192,7 @@ def _step_backward(program: Program, step: CompiledStep, prefix: str,
                 if term.vector is not None:
                     total.add_outer(dt, values[term.vector])
                 elif term.partial is not None:
-                    total.add_rows(np.asarray(dt * step.evaluate(term.partial, values), dtype=object))
+                    total.add_rows(np.asarray(step.evaluate(term.partial, values, scale=dt), dtype=object))
                 else:
                     total.add_rows(dt)
             continue
@@ -203,7 +203,7 @@ def _step_backward(program: Program, step: CompiledStep, prefix: str,
             if term.weight is not None:
                 total = total + step.backend.transpose_times(dt, step.weights[term.weight])
             else:
-                total = total + dt * step.evaluate(term.partial, values)
+                total = step.evaluate(term.partial, values, scale=dt, total=total)
         adj[adjoint.name] = total
     return adj
 

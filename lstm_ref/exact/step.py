@@ -34,10 +34,16 @@ class CompiledStep:
             self._vectors[name] = self.backend.vector(np.asarray(self.params[name]))
         return self._vectors[name]
 
-    def evaluate(self, expr: sp.Expr, values: Mapping[str, np.ndarray]) -> np.ndarray:
-        """An elementwise expression on a batch, its operands looked up by name."""
-        function, names = compile_expression(expr, self.backend.name)
-        return function(*[values[n] if n in values else self.vector(n) for n in names])
+    def evaluate(self, expr: sp.Expr, values: Mapping[str, np.ndarray],
+                 scale: np.ndarray | None = None, total: np.ndarray | None = None) -> np.ndarray:
+        """An elementwise expression on a batch, its operands looked up by name; with
+        `scale`, scale * expr, and with `total` too, total + scale * expr, each in one
+        call per element (the backward pass's adjoint terms)."""
+        form = "value" if scale is None else "scaled" if total is None else "accumulated"
+        function, names = compile_expression(expr, self.backend.name, form=form)
+        operands = [values[n] if n in values else self.vector(n) for n in names]
+        leading = [] if scale is None else [scale] if total is None else [total, scale]
+        return function(*leading, *operands)
 
     def __call__(self, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Evaluate every equation on a batch: `values` maps input names to (B, n) arrays."""
