@@ -9,12 +9,14 @@
     lstm-ref check MODULE:FUNCTION --layout torch --cell lstm --dtype float32 [--profile P]
     lstm-ref check --results FILE
     lstm-ref check torch|torch-cells|onnxruntime|onnx-reference [--dtype float32] [--gradients]
+    lstm-ref results-table [--suite standard] [--only torch,keras] [--out docs/results.md] [--json]
 
 `forward` evaluates a layer stack exactly on seeded grid inputs and prints the
 outputs to the requested number of significant digits (text or JSON). `derive`
 prints the equations, and with --gradients their derivatives and the BPTT
 recurrences; --write regenerates the committed derivations. `golden` writes,
-verifies and summarises certified golden vectors.
+verifies and summarises certified golden vectors. `results-table` checks every built-in
+adapter and writes the generated table of verdicts (docs/results.md).
 Exit status: 0 on success, 2 on a usage error (the message says what to change).
 """
 
@@ -34,7 +36,7 @@ import numpy as np
 
 from lstm_ref.version import __version__
 from lstm_ref.adapters.builtin import BUILT_IN, built_in
-from lstm_ref.checker import PROFILES, check, check_results
+from lstm_ref.checker import PROFILES, check, check_results, table
 from lstm_ref.checker.layouts import LAYOUTS
 from lstm_ref.checker.profiles import DEFAULT_PROFILE
 from lstm_ref.checker.results import read_results
@@ -283,6 +285,48 @@ def load_target(target: str) -> Callable[..., Any]:
     return function  # type: ignore[return-value]
 
 
+def _results_table_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "results-table", help="check every built-in adapter and write the table of verdicts",
+        description="Run every built-in adapter (or --only some) on each of its cells, dtypes "
+        "and profiles, with gradients where it has them, and print or write a Markdown "
+        "table (or JSON): verdict, case counts, worst margins, named deviations. A framework "
+        "that is not installed gets a row saying so. Exit 0 whatever the verdicts: the table "
+        "reports them.",
+    )
+    p.add_argument("--suite", default="standard", help="a suite name or directory")
+    p.add_argument("--only", default=None, metavar="NAME,NAME",
+                   help="comma-separated built-in adapters: " + ", ".join(BUILT_IN))
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="write the table to FILE (atomically) instead of printing it")
+    p.add_argument("--json", action="store_true", help="the rows as JSON instead of Markdown")
+
+
+def run_results_table(args: argparse.Namespace) -> int:
+    only = None
+    if args.only is not None:
+        only = [name.strip() for name in args.only.split(",") if name.strip()]
+        if not only:
+            raise ValueError("`--only` names no adapter: give a comma-separated list of "
+                             + ", ".join(BUILT_IN))
+        for name in only:
+            try:
+                built_in(name)
+            except ValueError as error:
+                raise ValueError(f"`--only`: {error}") from None
+    command = " ".join(["lstm-ref results-table", f"--suite {args.suite}",
+                        *([f"--only {','.join(only)}"] if only else []),
+                        *([f"--out {args.out}"] if args.out else []),
+                        *(["--json"] if args.json else [])])
+    rows = table.results(suite=args.suite, only=only)
+    text = (table.to_json if args.json else table.markdown)(rows, command=command)
+    if args.out:
+        write_atomically(Path(args.out), text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _onnx_parser(sub: argparse._SubParsersAction) -> None:
     sub.add_parser("onnx-node-tests", help="ONNX's own LSTM/GRU/RNN node tests against the "
                    "exact reference (needs onnx)",
@@ -346,9 +390,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _golden_parser(sub)
     _check_parser(sub)
     _onnx_parser(sub)
+    _results_table_parser(sub)
     args = parser.parse_args(argv)
     commands = {"forward": run_forward, "derive": run_derive, "golden": run_golden,
-                "check": run_check, "onnx-node-tests": run_onnx_node_tests}
+                "check": run_check, "onnx-node-tests": run_onnx_node_tests,
+                "results-table": run_results_table}
     try:
         return commands[args.command](args)
     except (ValueError, TypeError, FileNotFoundError, NotImplementedError, ImportError) as error:

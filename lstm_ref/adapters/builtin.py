@@ -3,15 +3,18 @@
     lstm-ref check torch [--dtype float32] [--gradients]
 
 Each entry names the module that builds and runs the framework's layer, the checker
-layout it speaks, the dtypes it computes in (the first is the default) and the extra
-that installs it. The module has `implementation(dtype)` and, when the framework has
-gradients, `vjp(dtype)` (docs/checker.md). Modules are imported only when used, so a
-missing framework costs nothing until it is asked for, and then says what to install.
+layout it speaks, the dtypes it computes in (the first is the default), the extra
+that installs it and the distributions whose versions say what was checked (the
+results table, lstm_ref.checker.table). The module has `implementation(dtype)` and,
+when the framework has gradients, `vjp(dtype)` (docs/checker.md). Modules are imported
+only when used, so a missing framework costs nothing until it is asked for, and then
+says what to install.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,10 +29,21 @@ class BuiltIn:
     layout: str
     dtypes: tuple[str, ...]
     extra: str
+    packages: tuple[str, ...] = ()  # distributions, as importlib.metadata names them
     gradients: bool = False
     cells: tuple[str, ...] = ("lstm", "gru", "rnn")
     # keyword arguments of the module's `implementation` and `vjp`, for two entries of one module
     options: tuple[tuple[str, str], ...] = ()
+
+    def versions(self) -> dict[str, str | None]:
+        """The installed version of each of `packages`, None where one is missing."""
+        found: dict[str, str | None] = {}
+        for package in self.packages:
+            try:
+                found[package] = importlib.metadata.version(package)
+            except importlib.metadata.PackageNotFoundError:
+                found[package] = None
+        return found
 
     def load(self) -> Any:
         return importlib.import_module(self.module)
@@ -49,19 +63,22 @@ class BuiltIn:
 
 BUILT_IN: dict[str, BuiltIn] = {b.name: b for b in (
     BuiltIn("torch", "lstm_ref.adapters.torch_run", "torch",
-            ("float32", "float64", "bfloat16", "float16"), "torch", gradients=True),
+            ("float32", "float64", "bfloat16", "float16"), "torch", ("torch",), gradients=True),
     BuiltIn("torch-cells", "lstm_ref.adapters.torch_run", "torch",
-            ("float32", "float64", "bfloat16", "float16"), "torch", gradients=True,
+            ("float32", "float64", "bfloat16", "float16"), "torch", ("torch",), gradients=True,
             options=(("modules", "cells"),)),
-    BuiltIn("onnxruntime", "lstm_ref.adapters.onnxruntime_run", "onnx", ("float32",), "onnx"),
+    BuiltIn("onnxruntime", "lstm_ref.adapters.onnxruntime_run", "onnx", ("float32",), "onnx",
+            ("onnxruntime", "onnx")),
     BuiltIn("onnx-reference", "lstm_ref.adapters.onnx_reference_run", "onnx",
-            ("float32", "float64"), "onnx"),
-    BuiltIn("keras", "lstm_ref.adapters.keras_run", "keras", ("float32", "float64"), "keras"),
-    BuiltIn("flax", "lstm_ref.adapters.flax_run", "flax", ("float32", "float64"), "jax"),
+            ("float32", "float64"), "onnx", ("onnx",)),
+    BuiltIn("keras", "lstm_ref.adapters.keras_run", "keras", ("float32", "float64"), "keras",
+            ("keras", "jax")),
+    BuiltIn("flax", "lstm_ref.adapters.flax_run", "flax", ("float32", "float64"), "jax",
+            ("flax", "jax")),
     BuiltIn("flax-optimized", "lstm_ref.adapters.flax_run", "flax", ("float32", "float64"),
-            "jax", cells=("lstm",), options=(("lstm_cell", "OptimizedLSTMCell"),)),
+            "jax", ("flax", "jax"), cells=("lstm",), options=(("lstm_cell", "OptimizedLSTMCell"),)),
     BuiltIn("equinox", "lstm_ref.adapters.equinox_run", "equinox", ("float32", "float64"),
-            "jax", cells=("lstm", "gru")),
+            "jax", ("equinox", "jax"), cells=("lstm", "gru")),
 )}
 
 
