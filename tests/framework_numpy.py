@@ -171,7 +171,12 @@ def keras_stack(x, params, h0, c0, seq_lens=None, config=None, dtype=np.float64,
 
 def flax_stack(x, params, h0, c0, seq_lens=None, config=None, dtype=np.float64, swap_states=False):
     """Flax linen LSTMCell / GRUCell / SimpleCell in nn.RNN (batch-major), stacked, with
-    nn.Bidirectional (backward with reverse=True, keep_order=True); full-length sequences."""
+    nn.Bidirectional (backward with reverse=True, keep_order=True). With `seq_lens` as
+    Flax's `seq_lengths` (flax/linen/recurrent.py): every step runs, padding included;
+    the backward direction reads `flip_sequences`' order, x_{len-1} .. x_0 then the
+    padding x_{T-1} .. x_len, and its outputs are flipped back the same way; the carry is
+    the one after step len - 1 (`_select_last_carry`); the stack's y past a length is
+    zeroed at the end (the flax layout's convention)."""
     cfg = config
     gate = KERAS_ACTIVATIONS[cfg.get("gate_fn", "sigmoid")]
     act = KERAS_ACTIVATIONS[cfg["activation_fn"]]
@@ -180,6 +185,10 @@ def flax_stack(x, params, h0, c0, seq_lens=None, config=None, dtype=np.float64, 
     D = len(directions)
     Bt, T, _ = x.shape
     H = cfg["features"]
+    lens = np.full(Bt, T) if seq_lens is None else np.asarray(seq_lens)
+    # flip_sequences: position t reads (T - 1 - t + len) % T, per sequence
+    flip = (np.arange(T - 1, -1, -1)[None, :] + lens[:, None]) % T  # (B, T)
+    rows = np.arange(Bt)
     h_n = np.zeros((cfg["num_layers"] * D, Bt, H), dtype=dtype)
     c_n = np.zeros_like(h_n)
     inputs = x.astype(dtype)
@@ -196,9 +205,10 @@ def flax_stack(x, params, h0, c0, seq_lens=None, config=None, dtype=np.float64, 
             carry_h = h0[k].astype(dtype)
             carry_c = None if c0 is None else c0[k].astype(dtype)
             out = np.zeros((Bt, T, H), dtype=dtype)
-            order = range(T - 1, -1, -1) if direction == "backward" else range(T)
-            for t in order:
-                xt = inputs[:, t]
+            last_h, last_c = carry_h.copy(), None if carry_c is None else carry_c.copy()
+            for s in range(T):
+                t = flip[:, s] if direction == "backward" else np.full(Bt, s)
+                xt = inputs[rows, t]
                 if cfg["cell"] == "lstm":
                     i = gate(dense(f"{n}/ii", xt, False) + dense(f"{n}/hi", carry_h))
                     f = gate(dense(f"{n}/if", xt, False) + dense(f"{n}/hf", carry_h))
@@ -213,15 +223,22 @@ def flax_stack(x, params, h0, c0, seq_lens=None, config=None, dtype=np.float64, 
                     carry_h = (1.0 - z) * m + z * carry_h
                 else:
                     carry_h = act(dense(f"{n}/i", xt) + dense(f"{n}/h", carry_h, False))
-                out[:, t] = carry_h  # keep_order: outputs in time order
-            h_n[k] = carry_h
+                out[rows, t] = carry_h  # keep_order: outputs in time order
+                done = s == (lens - 1) % T  # length 0 reads index -1, as Flax does
+                last_h[done] = carry_h[done]
+                if carry_c is not None:
+                    last_c[done] = carry_c[done]
+            h_n[k] = last_h
             if carry_c is not None:
-                c_n[k] = carry_c
+                c_n[k] = last_c
             outs.append(out)
         if D == 1:
             inputs = outs[0]
         else:
             inputs = merged(cfg["merge"], *outs)
+    inputs = inputs.copy()
+    for b, n in enumerate(lens):
+        inputs[b, n:] = 0
     if cfg["cell"] != "lstm":
         return inputs, h_n, None
     return (inputs, c_n, h_n) if swap_states else (inputs, h_n, c_n)

@@ -8,11 +8,20 @@ cell (`nn.LSTMCell` or `nn.OptimizedLSTMCell`, `nn.GRUCell`, `nn.SimpleCell`), o
 `nn.Bidirectional` of two of them with the config's merge, or `nn.RNN(reverse=True,
 keep_order=True)` for a reverse-only layer, with the layout's Dense kernels and biases as
 the variables and the initial carries of h0 and c0 (Flax's LSTM carry is (c, h)). float64
-runs inside `jax.enable_x64(True)`. Needs the `jax` extra.
+runs inside `jax.enable_x64(True)`. The stack runs under `jax.jit`, compiled once per
+config and shape. Needs the `jax` extra.
+
+`seq_lens` goes to every layer as Flax's `seq_lengths`. h_n and c_n are Flax's final
+carry as it computes it (the carry after step seq_lens[b] - 1, per direction). The next
+layer gets Flax's outputs as they are, padding included; only the stack's y is changed:
+past each sequence's length it is set to zero here, because Flax leaves those outputs
+unspecified (nn.RNN's docstring: "NOT zeroed out"; they continue the recurrence over the
+padding) and the flax layout asks for the reference's `padded_outputs="zero"`.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -83,6 +92,35 @@ def _carry(cell: str, h: np.ndarray, c: np.ndarray | None) -> Any:
     return (c, h) if cell == "lstm" else h
 
 
+def zero_padding(y: np.ndarray, seq_lens: np.ndarray | None) -> np.ndarray:
+    """y (B, T, ...) with the steps past each sequence's length set to zero: the layout's
+    convention, imposed on values Flax does not define."""
+    if seq_lens is None:
+        return y
+    y = y.copy()
+    for b, n in enumerate(seq_lens):
+        y[b, int(n):] = 0
+    return y
+
+
+@functools.cache
+def _stack(key: tuple[tuple[str, Any], ...], lstm_cell: str, dtype: str) -> Callable[..., Any]:
+    """The whole stack as one jitted function of (variables per layer, x, initial carries
+    per layer, lengths or None): compiled once per config and shape, not per call."""
+    import jax
+    config = dict(key)
+
+    def run(trees, x, carries, lengths):  # type: ignore[no-untyped-def]
+        finals, y = [], x
+        for k, tree in enumerate(trees):
+            carry, y = layer(config, lstm_cell, dtype).apply(
+                tree, y, initial_carry=carries[k], seq_lengths=lengths, return_carry=True)
+            finals.append(carry)
+        return y, finals
+
+    return jax.jit(run)
+
+
 def implementation(dtype: str, lstm_cell: str = "LSTMCell") -> Callable[..., Any]:
     """Flax linen's cells in nn.RNN / nn.Bidirectional, computing in `dtype`."""
     if lstm_cell not in LSTM_CELLS:
@@ -91,25 +129,23 @@ def implementation(dtype: str, lstm_cell: str = "LSTMCell") -> Callable[..., Any
         _linen()
 
     def flax_rnn(x, params, h0, c0, seq_lens=None, config=None):  # type: ignore[no-untyped-def]
-        if seq_lens is not None:
-            raise NotImplementedError("the flax layout sends full-length sequences only")
         cell, bidirectional = config["cell"], config["direction"] == "bidirectional"
         D = 2 if bidirectional else 1
-        hs, cs = [], []
+        layers = range(config["num_layers"])
+        carries = [tuple(_carry(cell, h0[k * D + d], None if c0 is None else c0[k * D + d])
+                         for d in range(D)) for k in layers]
         with precision(dtype):
-            y = x
-            for k in range(config["num_layers"]):
-                carries = [_carry(cell, h0[k * D + d], None if c0 is None else c0[k * D + d])
-                           for d in range(D)]
-                carry, y = layer(config, lstm_cell, dtype).apply(
-                    variables(params, k, bidirectional), y,
-                    initial_carry=tuple(carries) if bidirectional else carries[0],
-                    return_carry=True)
+            y, finals = _stack(tuple(sorted(config.items())), lstm_cell, dtype)(
+                [variables(params, k, bidirectional) for k in layers], x,
+                [c if bidirectional else c[0] for c in carries], seq_lens)
+            hs, cs = [], []
+            for carry in finals:
                 for final in (carry if bidirectional else (carry,)):
                     c, h = final if cell == "lstm" else (None, final)
                     hs.append(np.asarray(h))
                     if c is not None:
                         cs.append(np.asarray(c))
-            return np.asarray(y), np.stack(hs), np.stack(cs) if cs else None
+            return zero_padding(np.asarray(y), seq_lens), np.stack(hs), (
+                np.stack(cs) if cs else None)
 
     return flax_rnn

@@ -18,8 +18,13 @@ back `(y, h_n, c_n)` (c_n None for GRU and RNN):
   (step t of sequence b is valid when t < seq_lens[b]).
 - `flax`: batch-major like keras; `params` "layer{k}/{forward|backward}/{module}/
   {kernel|bias}" with Flax's Dense modules (lstm_ref.adapters.flax); `config` has cell,
-  features, num_layers, direction, merge, gate_fn, activation_fn; only full-length
-  sequences are sent (nn.RNN does not zero outputs past a length).
+  features, num_layers, direction, merge, gate_fn, activation_fn; seq_lens is Flax's
+  `seq_lengths` (lengths >= 1): h_n, c_n are Flax's final carry (the state after step
+  seq_lens[b] - 1; the reverse direction runs x_{len-1} .. x_0 of each sequence), and y
+  past a length is zero. Flax does not define those outputs (they continue the
+  recurrence over the padding); the adapter zeroes them (`padded_outputs="zero"`).
+  Not sent: a length 0 (Flax's carry is then the state after all T padded steps) and
+  `padded_outputs="carry"`.
 - `equinox`: one eqx.nn.LSTMCell or GRUCell scanned over time (one layer, forward):
   x time-major (T, B, I) as in canonical; `params` weight_ih, weight_hh, bias and
   (GRU) bias_n (lstm_ref.adapters.equinox); h0, c0 (1, B, H); `config` has cell,
@@ -152,10 +157,14 @@ def _keras_read(case: GoldenCase, out: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _flax_refusals(case: GoldenCase) -> list[str]:
+    lens = case.inputs.seq_lens
     found = flax.refusals(case.spec)
-    if np.any(case.inputs.seq_lens < case.inputs.x.shape[0]):
-        found.append("seq_lens shorter than T (Flax's nn.RNN does not zero the outputs past "
-                     "a sequence's length)")
+    if np.any(lens == 0):
+        found.append("seq_lens with 0 (Flax's final carry for length 0 is the state after all "
+                     "T padded steps, not h0)")
+    if np.any(lens < case.inputs.x.shape[0]) and case.spec.padded_outputs == "carry":
+        found.append("padded_outputs='carry' (the flax layout's outputs past a length are "
+                     "zero: Flax does not define them)")
     return found
 
 
