@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 
 from lstm_ref import Spec, backward, forward, random_inputs, random_params
-from lstm_ref.exact.backends import ArbBackend, Undecidable, backend, compile_expression
+from lstm_ref.exact.backends import ArbBackend, ArbWeight, Undecidable, backend, compile_expression
 from test_forward_textbook import CASES
 
 flint = pytest.importorskip("flint", reason="the arb backend is the `flint` extra (python-flint)")
@@ -28,8 +28,13 @@ def contains(ball, value):
         flint.ctx.prec = saved
 
 
+@pytest.mark.parametrize("path", ["arb_mat", "exact midpoints"])
 @pytest.mark.parametrize("name", sorted(n for n in CASES if "act-" not in n or "lstm" in n))
-def test_balls_enclose_the_mpmath_values(name):
+def test_balls_enclose_the_mpmath_values(name, path, monkeypatch):
+    # Small weights use arb_mat products; large ones (here: every one) the exact
+    # midpoint products of lstm_ref.exact.balls.
+    if path == "exact midpoints":
+        monkeypatch.setattr(ArbWeight, "LARGE", 0)
     spec = Spec(input_size=3, hidden_size=4, **CASES[name])
     params = random_params(spec, seed=6, scale=0.5)
     inputs = random_inputs(spec, steps=4, batch=3, seed=6, seq_lens=np.array([4, 0, 2]))

@@ -27,6 +27,7 @@ from sympy.printing.precedence import precedence
 from sympy.printing.pycode import MpmathPrinter
 
 from lstm_ref.exact.arith import ExactSum, Fixed, affine, int_matmul, rounded, to_fixed, to_mpf
+from lstm_ref.exact import balls
 from lstm_ref.exact.libmp_code import compile_raw
 
 
@@ -154,45 +155,41 @@ class ArbBackend:
         out.flat = [self._arb(v) for v in values.flat]
         return out
 
-    def matrix(self, values: np.ndarray) -> Any:
-        """A 2-D object array of arb (or floats) as an arb_mat."""
-        rows, cols = values.shape
-        if values.dtype != object:
-            return self.exact_matrix(to_fixed(values))
-        return self.flint.arb_mat(rows, cols, [self._arb(v) for v in values.flat])
-
-    def exact_matrix(self, fixed: Fixed) -> Any:
-        """An exact integer array times a power of two, as an arb_mat (built from an
-        fmpz_mat, so no entry passes through a float or a decimal string)."""
-        rows, cols = fixed.ints.shape
-        ints = self.flint.fmpz_mat(rows, cols, [int(v) for v in fixed.ints.flat])
-        return self.flint.arb_mat(ints) * self.flint.arb(2) ** fixed.exp
-
-    def _entries(self, matrix: Any) -> np.ndarray:
-        out = np.empty((matrix.nrows(), matrix.ncols()), dtype=object)
-        out.flat = matrix.entries()
-        return out
-
     def weight(self, values: np.ndarray) -> ArbWeight:
         values = np.asarray(values)
         if values.ndim == 1:
-            return ArbWeight(self.vector(values), None)
-        return ArbWeight(None, self.matrix(values))
+            return ArbWeight(self.vector(values), to_fixed(values), None)
+        return ArbWeight(None, None, balls.exact_matrix(self.flint, values))
 
     def affine(self, products: list[tuple[np.ndarray, ArbWeight]],
                biases: list[ArbWeight], cache: dict[int, Any] | None = None) -> np.ndarray:
-        """Matrix products as arb_mat products (in C); `cache` keeps each vector's arb_mat
-        for the step (x and h_{t-1} feed every gate)."""
+        """The affine sum in ball arithmetic; `cache` keeps each vector's matrix form
+        for the step (x and h_{t-1} feed every gate).
+
+        Large weights go through lstm_ref.exact.balls (exact midpoint sums, the bias
+        included, rounded once; the weight converted once); small ones through arb_mat
+        products, whose per-call conversion of the weight costs less than splitting
+        every ball into midpoint and radius. Both are rigorous enclosures.
+        """
         cache = {} if cache is None else cache
+        if all(w.large for _, w in products):
+            def split(values: np.ndarray) -> balls.BallMatrix:
+                if id(values) not in cache:  # holding `values` keeps the id valid
+                    cache[id(values)] = (values, balls.ball_matrix(self.flint, values))
+                return cache[id(values)][1]
+
+            terms = [balls.matmul(split(v), w.transposed()) for v, w in products]
+            return balls.to_balls(self.flint, balls.add(terms), [b.fixed for b in biases])
 
         def matrix(values: np.ndarray) -> Any:
-            if id(values) not in cache:
-                cache[id(values)] = (values, self.matrix(values))  # holding `values` keeps the id valid
-            return cache[id(values)][1]
+            key = ("arb_mat", id(values))
+            if key not in cache:
+                cache[key] = (values, self.matrix(values))
+            return cache[key][1]
 
         total = None
         for v, w in products:
-            product = matrix(v) * w.transposed()
+            product = matrix(v) * w.arb_mat(self.flint, transposed=True)
             total = product if total is None else total + product
         out = self._entries(total)
         for bias in biases:
@@ -200,7 +197,21 @@ class ArbBackend:
         return out
 
     def transpose_times(self, dt: np.ndarray, weight: ArbWeight) -> np.ndarray:
-        return self._entries(self.matrix(dt) * weight.matrix)
+        """dt @ W for a batch of adjoints dt (R, N) and W (N, K)."""
+        if weight.large:
+            return balls.to_balls(self.flint, balls.matmul(balls.ball_matrix(self.flint, dt),
+                                                           weight.matrix))
+        return self._entries(self.matrix(dt) * weight.arb_mat(self.flint))
+
+    def matrix(self, values: np.ndarray) -> Any:
+        """A 2-D object array of arb as an arb_mat."""
+        rows, cols = values.shape
+        return self.flint.arb_mat(rows, cols, [self._arb(v) for v in values.flat])
+
+    def _entries(self, matrix: Any) -> np.ndarray:
+        out = np.empty(matrix.nrows() * matrix.ncols(), dtype=object)
+        out[:] = matrix.entries()
+        return out.reshape(matrix.nrows(), matrix.ncols())
 
     def accumulator(self, shape: tuple[int, ...]) -> BallSum:
         return BallSum(self, shape)
@@ -242,25 +253,41 @@ class ArbBackend:
 
 
 class ArbWeight:
-    """A parameter in ball arithmetic: a bias as an object array of arb, a weight
-    matrix W (N, K) as an arb_mat, with W^T made on first use."""
+    """A parameter in ball arithmetic: a bias as an object array of arb and as exact
+    integers; a weight matrix W (N, K) as exact balls (lstm_ref.exact.balls), with W^T
+    and, for small weights, arb_mat forms made on first use."""
 
-    def __init__(self, vector: np.ndarray | None, matrix: Any) -> None:
-        self.vector, self.matrix = vector, matrix
-        self._transposed = None
+    # Weights with at least this many entries take the lstm_ref.exact.balls path.
+    LARGE = 1 << 17
 
-    def transposed(self) -> Any:
+    def __init__(self, vector: np.ndarray | None, fixed: Fixed | None,
+                 matrix: balls.BallMatrix | None) -> None:
+        self.vector, self.fixed, self.matrix = vector, fixed, matrix
+        self.large = matrix is not None and matrix.shape[0] * matrix.shape[1] >= self.LARGE
+        self._transposed: balls.BallMatrix | None = None
+        self._arb: dict[bool, Any] = {}
+
+    def transposed(self) -> balls.BallMatrix:
         if self._transposed is None:
+            assert self.matrix is not None
             self._transposed = self.matrix.transpose()
         return self._transposed
+
+    def arb_mat(self, flint: Any, transposed: bool = False) -> Any:
+        """W (or W^T) as an exact arb_mat."""
+        if transposed not in self._arb:
+            assert self.matrix is not None
+            ints = self.matrix.ints.transpose() if transposed else self.matrix.ints
+            self._arb[transposed] = flint.arb_mat(ints) * flint.arb((1, self.matrix.exp))
+        return self._arb[transposed]
 
 
 class BallSum:
     """A parameter gradient's sum over steps and rows in ball arithmetic.
 
-    Outer-product terms dt^T v are collected and summed as one arb_mat product of the
-    stacked rows when the value is read: one product with a long inner dimension, in C,
-    instead of one per step.
+    Outer-product terms dt^T v are collected and summed as one ball matrix product of
+    the stacked rows when the value is read (one product with a long inner dimension
+    instead of one per step); row sums are added in ball arithmetic.
     """
 
     def __init__(self, arb: ArbBackend, shape: tuple[int, ...]) -> None:
@@ -276,9 +303,15 @@ class BallSum:
 
     def value(self) -> np.ndarray:
         if self.rows:
-            dt = self.arb.matrix(np.concatenate([d for d, _ in self.rows]))
-            v = self.arb.matrix(np.concatenate([w for _, w in self.rows]))
-            self.total = self.total + self.arb._entries(dt.transpose() * v)
+            dt = np.concatenate([d for d, _ in self.rows])
+            v = np.concatenate([w for _, w in self.rows])
+            if self.shape[0] * self.shape[1] >= ArbWeight.LARGE:
+                flint = self.arb.flint
+                product = balls.to_balls(flint, balls.matmul(
+                    balls.ball_matrix(flint, dt).transpose(), balls.ball_matrix(flint, v)))
+            else:
+                product = self.arb._entries(self.arb.matrix(dt).transpose() * self.arb.matrix(v))
+            self.total = self.total + product
             self.rows = []
         return self.total
 
