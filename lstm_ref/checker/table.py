@@ -210,10 +210,13 @@ def markdown(rows: Sequence[Row], *, command: str, platform_text: str | None = N
         "check NAME` gives each reason). With gradients, the margins include the gradients'. "
         "Named deviations list, with the case ids, each named mistake the checker found "
         f"(docs/checker.md), failures no named mistake explains (\"{UNEXPLAINED}\") and "
-        f"each error (its message cut at {REASON_LIMIT} characters; `--json` has it whole).",
+        f"each error (its message cut at {REASON_LIMIT} characters; `--json` has it whole). "
+        "float16 and bfloat16 are checked under two profiles, accumulating in float32 or in "
+        "the storage format (docs/tolerances.md): a fail under one and a pass under the other "
+        "says which arithmetic the kernels use, not that they are wrong.",
         "",
         "| implementation | cell | dtype | profile | gradients | verdict | pass / fail / error "
-        "/ unsupported | worst margin, passing | worst margin, all | named deviations (cases) |",
+        "/ unsupported | worst margin, passing | worst margin, all | named deviations [cases] |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
