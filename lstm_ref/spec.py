@@ -416,6 +416,22 @@ class Spec:
         """The size of one step of the merged output, which feeds the next layer."""
         return self.h_out * (2 if self.merge == "concat" else 1)
 
+    def output_shapes(self, steps: int, batch: int) -> dict[str, tuple[int, ...]]:
+        """The shapes of the outputs for T = `steps`, B = `batch`: y, h_n, c_n (LSTM),
+        y_out (with an Elman output layer).
+
+        >>> Spec("lstm", input_size=3, hidden_size=4, direction="bidirectional").output_shapes(5, 2)
+        {'y': (5, 2, 8), 'h_n': (2, 2, 4), 'c_n': (2, 2, 4)}
+        """
+        states = self.num_layers * self.num_directions
+        y = (steps, batch, 2, self.h_out) if self.merge == "none" else (steps, batch, self.merged_size)
+        shapes = {"y": y, "h_n": (states, batch, self.h_out)}
+        if self.cell == "lstm":
+            shapes["c_n"] = (states, batch, self.hidden_size)
+        if self.output_size is not None:
+            shapes["y_out"] = (steps, batch, self.output_size)
+        return shapes
+
     def layer_input_size(self, layer: int) -> int:
         """I for layer 0, the merged output size of the layer below otherwise."""
         return self.input_size if layer == 0 else self.merged_size

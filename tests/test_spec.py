@@ -121,3 +121,16 @@ def test_from_json_refuses_contradictions_and_round_trips():
         Spec.from_json(data)
     with pytest.raises(SpecError, match="`spec` has unknown options \\['clip'\\]"):
         Spec.from_json(Spec("gru", 3, 4).to_json() | {"clip": 3})
+
+
+def test_output_shapes_are_those_of_the_forward_pass():
+    # The generator sizes cotangents from Spec.output_shapes without evaluating.
+    from lstm_ref import forward
+    from lstm_ref.golden.catalogue import suite
+
+    for case in suite("full"):
+        params, inputs = case.draw()
+        r = forward(case.spec, params, inputs.x, inputs.h0, inputs.c0, inputs.seq_lens, bits=64)
+        computed = {"y": r.y, "h_n": r.h_n, "c_n": r.c_n, "y_out": r.y_out}
+        assert case.spec.output_shapes(*inputs.x.shape[:2]) == {
+            k: v.shape for k, v in computed.items() if v is not None}, case.id

@@ -54,7 +54,12 @@ def round_to(value: mpmath.mpf, fmt: Format) -> float:
     if hasattr(value, "rad") and hasattr(value, "mid"):
         lower, upper = (round_to(end, fmt) for end in ball_ends(value))
         return lower if lower == upper else math.nan
-    sign, man, exp, bc = _raw(value)
+    return round_raw(_raw(value), fmt)
+
+
+def round_raw(value: tuple, fmt: Format) -> float:
+    """A raw mpf tuple (sign, mantissa, exponent, bits) correctly rounded to `fmt`."""
+    sign, man, exp, bc = value
     if not man:
         if exp != 0 or bc != 0:  # mpmath's inf and nan carry no mantissa either
             return float(mpmath.mp.make_mpf((sign, man, exp, bc)))

@@ -15,14 +15,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
+from decimal import Decimal
 
 import mpmath
 import numpy as np
-from mpmath.libmp import mpf_add, mpf_neg
+from mpmath.libmp import mpf_add, mpf_neg, to_str
 
 from lstm_ref.exact.backends import Undecidable
-from lstm_ref.exact.rounding import FORMATS, exact_value, round_to
+from lstm_ref.exact.rounding import FORMATS, exact_value, round_raw, round_to
 
 METHODS = {
     "ziv-mpmath": (
@@ -120,27 +120,39 @@ def _enclose(enclosures: dict[str, list[tuple[mpmath.mpf, mpmath.mpf]]],
     out = Certified({}, {}, {}, {}, {}, [])
     all_decided = True
     tolerance = mpmath.mpf(10) ** -digits
+    formats = list(FORMATS.values())
     for name, pairs in enclosures.items():
         mids, rads, undecided = [], [], []
         rounded: dict[str, list[float | None]] = {fmt: [] for fmt in FORMATS}
+        columns = list(rounded.values())
         for index, (mid, radius) in enumerate(pairs):
             # Decided: the binary enclosure is narrower than the digits asked for, and
-            # both its ends round alike in every format.
-            lower = mpmath.mp.make_mpf(mpf_add(mid._mpf_, mpf_neg(radius._mpf_), 0))
-            upper = mpmath.mp.make_mpf(mpf_add(mid._mpf_, radius._mpf_, 0))
-            ends = [round_to(lower, f) for f in FORMATS.values()]
-            decided = ends == [round_to(upper, f) for f in FORMATS.values()]
+            # both its ends round alike in every format (float64 first: where its two
+            # roundings differ, nothing is decided and the others need not be computed).
+            lower = mpf_add(mid._mpf_, mpf_neg(radius._mpf_), 0)
+            upper = mpf_add(mid._mpf_, radius._mpf_, 0)
+            ends: list[float] = []
+            decided = True
+            for fmt in formats:
+                end = round_raw(lower, fmt)
+                if end != round_raw(upper, fmt):  # NaN ends (no value) differ too
+                    decided = False
+                    break
+                ends.append(end)
             decided = decided and radius <= tolerance * abs(mid)
-            text = mpmath.nstr(mid, digits, strip_zeros=False) if mid else "0"
-            # The stored, decimal enclosure, in exact rational arithmetic.
-            stored_radius = _exact(radius) + abs(Fraction(text) - _exact(mid))
+            text = to_str(mid._mpf_, digits, strip_zeros=False) if mid else "0"
             if not decided:
                 undecided.append(index)
                 all_decided = False
-            for fmt, value in zip(FORMATS, ends):
-                rounded[fmt].append(value if decided else None)
+                for column in columns:
+                    column.append(None)
+            else:
+                for column, value in zip(columns, ends):
+                    column.append(value)
             mids.append(text)
-            rads.append(_round_up(stored_radius))
+            # The stored, decimal enclosure: the binary radius plus the distance from
+            # the decimal midpoint to the binary one, exactly, rounded up.
+            rads.append(decimal_radius(text, mid._mpf_, radius._mpf_))
         out.shapes[name] = shapes[name]
         out.mid[name], out.rad[name], out.rounded[name] = mids, rads, rounded
         if undecided:
@@ -148,26 +160,58 @@ def _enclose(enclosures: dict[str, list[tuple[mpmath.mpf, mpmath.mpf]]],
     return out, all_decided
 
 
-def _exact(value: mpmath.mpf) -> Fraction:
-    sign, man, exp, _ = value._mpf_
-    magnitude = Fraction(man) * Fraction(2) ** exp
-    return -magnitude if sign else magnitude
+def decimal_radius(text: str, mid: tuple, radius: tuple) -> str:
+    """|text - mid| + radius, exactly (integers over 2^a 10^b), rounded up to two
+    significant digits. `mid` and `radius` are raw mpf tuples; `text` a decimal string.
 
-
-def _round_up(radius: Fraction) -> str:
-    """`radius` rounded up to two significant decimal digits, as "12e-45" (exactly).
-
-    >>> _round_up(Fraction(1234, 10**40)), _round_up(Fraction(25, 10**32)), _round_up(Fraction(0))
-    ('13e-38', '25e-32', '0')
+    >>> third = mpmath.mpf(1) / 3
+    >>> decimal_radius("0.333", third._mpf_, mpmath.mpf(0)._mpf_)
+    '34e-5'
+    >>> decimal_radius("0.25", mpmath.mpf(0.25)._mpf_, mpmath.mpf(2.0**-70)._mpf_)
+    '85e-23'
     """
-    if radius == 0:
+    decimal = Decimal(text).as_tuple()
+    d = int("".join(map(str, decimal.digits)) or "0")
+    d, k = (-d if decimal.sign else d), int(decimal.exponent)
+    sign, man, e, _ = mid
+    m = -int(man) if sign else int(man)
+    _, r, f, _ = radius
+    r = int(r)
+    a = max(0, -e if m else 0, -f if r else 0)
+    b = max(0, -k)
+    ten_b = 10**b
+    numerator = abs(d * 10 ** (k + b) * (1 << a) - (m << (e + a) if m else 0) * ten_b)
+    if r:
+        numerator += (r << (f + a)) * ten_b
+    return _round_up_ratio(numerator, (1 << a) * ten_b)
+
+
+def _round_up_ratio(numerator: int, denominator: int) -> str:
+    """numerator / denominator (>= 0) rounded up to two significant digits, "12e-45".
+
+    >>> _round_up_ratio(1234, 10**40), _round_up_ratio(25, 10**32), _round_up_ratio(0, 1)
+    ('13e-38', '25e-32', '0')
+    >>> _round_up_ratio(995, 10)  # 99.5 rounds up to 100: written 10e+1
+    '10e1'
+    """
+    if numerator == 0:
         return "0"
-    exponent = len(str(radius.numerator)) - len(str(radius.denominator)) - 3
-    while radius >= Fraction(100) * Fraction(10) ** exponent:
-        exponent += 1
-    while radius < Fraction(10) * Fraction(10) ** exponent:
-        exponent -= 1
-    mantissa = math.ceil(radius / Fraction(10) ** exponent)
+
+    def scaled(exponent: int) -> tuple[int, int]:  # the ratio / 10^exponent as n / d
+        if exponent >= 0:
+            return numerator, denominator * 10**exponent
+        return numerator * 10**-exponent, denominator
+
+    exponent = (numerator.bit_length() - denominator.bit_length()) * 30103 // 100000 - 2
+    while True:  # the exponent with 10 <= ratio / 10^exponent < 100
+        n, d = scaled(exponent)
+        if n >= 100 * d:
+            exponent += 1
+        elif n < 10 * d:
+            exponent -= 1
+        else:
+            break
+    mantissa = -(-n // d)
     if mantissa == 100:
         mantissa, exponent = 10, exponent + 1
     return f"{mantissa}e{exponent}"
