@@ -95,3 +95,46 @@ def test_no_double_rounding_outside_a_precision_context():
     assert mpmath.mp.prec == 53
     assert round_to(value, FORMATS["float32"]) == 1 + 2.0**-23
     assert round_array(np.array([value], dtype=object), "float32")[0] == np.float32(1 + 2.0**-23)
+
+
+@pytest.mark.parametrize("name", ["float32", "float16", "bfloat16"])
+def test_numpy_rounding_of_doubles_equals_exact_rounding(name):
+    # round_floats (numpy, used by the certifier in bulk) against round_raw (exact
+    # integers), on random doubles, every tie and its neighbours, the subnormals,
+    # the overflow threshold and values past it.
+    from lstm_ref.exact.rounding import round_floats, round_raw
+
+    fmt = FORMATS[name]
+    rng = np.random.default_rng(0)
+    values = [rng.standard_normal(4000) * 2.0 ** rng.integers(-150, 140, 4000)]
+    quanta = [fmt.emin - fmt.precision + 1 + k for k in range(0, 2 * fmt.precision)]
+    for q in quanta + [fmt.emax - fmt.precision + 1]:
+        base = rng.integers(1, 2**fmt.precision, 200).astype(np.float64)
+        ties = np.ldexp(base + 0.5, q)
+        values += [ties, np.nextafter(ties, np.inf), np.nextafter(ties, -np.inf), -ties]
+    largest = fmt.largest
+    threshold = largest + np.ldexp(1.0, fmt.emax - fmt.precision)  # halfway to 2^(emax+1)
+    values.append(np.array([largest, threshold, np.nextafter(threshold, 0), 2 * threshold,
+                            0.0, -0.0, np.inf, -np.inf, 5e-324, 1e308, -1e308]))
+    doubles = np.concatenate(values)
+    got, tie = round_floats(doubles, fmt)
+    for value, rounded, is_tie in zip(doubles.tolist(), got.tolist(), tie.tolist()):
+        # mpmath has no negative zero: the raw tuple keeps the sign.
+        exact = (int(math.copysign(1, value) < 0), 0, 0, 0) if value == 0 else mpmath.mpf(value)._mpf_
+        assert rounded == round_raw(exact, fmt) and str(rounded) == str(round_raw(exact, fmt)), value
+        scaled = exact_halfway(value, fmt)
+        assert is_tie == scaled, value
+
+
+def exact_halfway(value: float, fmt) -> bool:
+    """Is `value` exactly halfway between two neighbours of `fmt` (or at its overflow
+    threshold)? With Fractions: its distance to the format's grid at its binade."""
+    from fractions import Fraction
+    import math
+
+    if not math.isfinite(value) or value == 0:
+        return False
+    magnitude = Fraction(abs(value))
+    top = math.frexp(abs(value))[1] - 1
+    quantum = Fraction(2) ** (max(top, fmt.emin) - fmt.precision + 1)
+    return (magnitude / quantum) % 1 == Fraction(1, 2) and abs(value) < 2.0**1000

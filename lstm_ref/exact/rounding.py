@@ -26,8 +26,12 @@ class Format:
 
     @property
     def largest(self) -> float:
-        return math.ldexp(2 - 2.0 ** (1 - self.precision), self.emax)
+        return _LARGEST[self.name]
 
+
+_LARGEST = {name: math.ldexp(2 - 2.0 ** (1 - p), emax)
+            for name, p, emax in (("float64", 53, 1023), ("float32", 24, 127),
+                                  ("float16", 11, 15), ("bfloat16", 8, 127))}
 
 FORMATS = {
     f.name: f
@@ -78,6 +82,31 @@ def round_raw(value: tuple, fmt: Format) -> float:
     if result > fmt.largest:
         result = math.inf
     return -result if sign else result
+
+
+def round_floats(values: np.ndarray, fmt: Format) -> tuple[np.ndarray, np.ndarray]:
+    """float64 values correctly rounded to a narrower `fmt` with numpy (ties to even,
+    subnormals, overflow to infinity), and the mask of the values that lie exactly on
+    a rounding boundary: halfway between two neighbours, or at the overflow threshold.
+
+    Every step is exact in float64: a scaling by a power of two, np.rint (ties to
+    even), the scaling back.
+
+    >>> rounded, tie = round_floats(np.array([1 + 2.0**-11, 1 + 3 * 2.0**-11, 65519.0, 65520.0,
+    ...                                       -1e-9]), FORMATS["float16"])
+    >>> rounded.tolist(), tie.tolist()
+    ([1.0, 1.001953125, 65504.0, inf, -0.0], [True, True, False, True, False])
+    """
+    v = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(v)
+    magnitude = np.minimum(np.abs(np.where(finite, v, 0.0)), 2.0**1000)  # > every largest
+    _, exponent = np.frexp(magnitude)  # 2^(exponent - 1) <= magnitude < 2^exponent
+    quantum = np.maximum(exponent - 1, fmt.emin) - fmt.precision + 1
+    scaled = np.ldexp(magnitude, -quantum)
+    rounded = np.ldexp(np.rint(scaled), quantum)
+    rounded = np.where(rounded > fmt.largest, np.inf, rounded)
+    tie = finite & (scaled - np.floor(scaled) == 0.5)
+    return np.where(finite, np.copysign(rounded, v), v), tie
 
 
 def _raw(value: object) -> tuple[int, int, int, int]:

@@ -22,7 +22,7 @@ import numpy as np
 from mpmath.libmp import mpf_add, mpf_neg, to_str
 
 from lstm_ref.exact.backends import Undecidable
-from lstm_ref.exact.rounding import FORMATS, exact_value, round_raw, round_to
+from lstm_ref.exact.rounding import FORMATS, exact_value, round_floats, round_raw
 
 METHODS = {
     "ziv-mpmath": (
@@ -120,43 +120,45 @@ def _enclose(enclosures: dict[str, list[tuple[mpmath.mpf, mpmath.mpf]]],
     out = Certified({}, {}, {}, {}, {}, [])
     all_decided = True
     tolerance = mpmath.mpf(10) ** -digits
-    formats = list(FORMATS.values())
+    double, narrower = FORMATS["float64"], [f for f in FORMATS.values() if f.name != "float64"]
     for name, pairs in enclosures.items():
-        mids, rads, undecided = [], [], []
-        rounded: dict[str, list[float | None]] = {fmt: [] for fmt in FORMATS}
-        columns = list(rounded.values())
-        for index, (mid, radius) in enumerate(pairs):
-            # Decided: the binary enclosure is narrower than the digits asked for, and
-            # both its ends round alike in every format (float64 first: where its two
-            # roundings differ, nothing is decided and the others need not be computed).
+        mids, rads = [], []
+        ends, doubles = [], []
+        for mid, radius in pairs:
             lower = mpf_add(mid._mpf_, mpf_neg(radius._mpf_), 0)
             upper = mpf_add(mid._mpf_, radius._mpf_, 0)
-            ends: list[float] = []
-            decided = True
-            for fmt in formats:
-                end = round_raw(lower, fmt)
-                if end != round_raw(upper, fmt):  # NaN ends (no value) differ too
-                    decided = False
-                    break
-                ends.append(end)
-            decided = decided and radius <= tolerance * abs(mid)
+            ends.append((lower, upper))
+            low, high = round_raw(lower, double), round_raw(upper, double)
+            # Decided: the binary enclosure is narrower than the digits asked for, and
+            # both its ends round alike in every format (NaN ends differ).
+            doubles.append(low if low == high and radius <= tolerance * abs(mid) else math.nan)
             text = to_str(mid._mpf_, digits, strip_zeros=False) if mid else "0"
-            if not decided:
-                undecided.append(index)
-                all_decided = False
-                for column in columns:
-                    column.append(None)
-            else:
-                for column, value in zip(columns, ends):
-                    column.append(value)
             mids.append(text)
             # The stored, decimal enclosure: the binary radius plus the distance from
             # the decimal midpoint to the binary one, exactly, rounded up.
             rads.append(decimal_radius(text, mid._mpf_, radius._mpf_))
+        # Both ends round to the same float64 r: then no rounding boundary of a narrower
+        # format lies strictly between them unless r is one (boundaries are float64
+        # values, and rounding is monotone), so both round like r, computed with numpy;
+        # where r is a boundary, both ends are rounded exactly.
+        r64 = np.array(doubles, dtype=np.float64)
+        decided = ~np.isnan(r64)
+        rounded: dict[str, np.ndarray] = {double.name: r64}
+        for fmt in narrower:
+            values, tie = round_floats(r64, fmt)
+            for index in np.flatnonzero(tie & decided):
+                low, high = (round_raw(end, fmt) for end in ends[index])
+                values[index] = low
+                decided[index] = low == high
+            rounded[fmt.name] = values
+        undecided = np.flatnonzero(~decided).tolist()
         out.shapes[name] = shapes[name]
-        out.mid[name], out.rad[name], out.rounded[name] = mids, rads, rounded
+        out.mid[name], out.rad[name] = mids, rads
+        out.rounded[name] = {fmt: [float(v) if ok else None for v, ok in zip(values.tolist(), decided)]
+                             for fmt, values in rounded.items()}
         if undecided:
             out.undecided[name] = undecided
+            all_decided = False
     return out, all_decided
 
 
