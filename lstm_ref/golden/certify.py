@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 
 import mpmath
 import numpy as np
@@ -172,9 +171,7 @@ def decimal_radius(text: str, mid: tuple, radius: tuple) -> str:
     >>> decimal_radius("0.25", mpmath.mpf(0.25)._mpf_, mpmath.mpf(2.0**-70)._mpf_)
     '85e-23'
     """
-    decimal = Decimal(text).as_tuple()
-    d = int("".join(map(str, decimal.digits)) or "0")
-    d, k = (-d if decimal.sign else d), int(decimal.exponent)
+    d, k = _decimal(text)
     sign, man, e, _ = mid
     m = -int(man) if sign else int(man)
     _, r, f, _ = radius
@@ -186,6 +183,17 @@ def decimal_radius(text: str, mid: tuple, radius: tuple) -> str:
     if r:
         numerator += (r << (f + a)) * ten_b
     return _round_up_ratio(numerator, (1 << a) * ten_b)
+
+
+def _decimal(text: str) -> tuple[int, int]:
+    """A decimal string ("-1.25e-5", "0.0031", "12.") as (d, k) with value d * 10^k.
+
+    >>> _decimal("-1.25e-5"), _decimal("0.0031"), _decimal("12."), _decimal("0")
+    ((-125, -7), (31, -4), (12, 0), (0, 0))
+    """
+    mantissa, _, exponent = text.partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    return int(whole + fraction), int(exponent or 0) - len(fraction)
 
 
 def _round_up_ratio(numerator: int, denominator: int) -> str:
