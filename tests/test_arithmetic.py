@@ -115,3 +115,38 @@ def test_floats_convert_to_the_same_exact_integers_as_through_mpmath():
         assert [mpmath.ldexp(x, fast.exp) for x in fast.ints.flat] == list(values.flat)
     with pytest.raises(ValueError, match="finite"):
         to_fixed(np.array([1.0, np.inf]))
+
+
+def test_mpmath_gives_the_same_bits_with_and_without_gmpy2():
+    # mpmath uses gmpy2's integers when gmpy2 is installed (the `flint` and `test`
+    # extras install it), Python's otherwise; the engine must give the same bits with
+    # both. The other one runs in a subprocess (MPMATH_NOGMPY=1 turns gmpy2 off).
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import json, mpmath\n"
+        "from lstm_ref import Spec, backward, random_inputs, random_params\n"
+        "out = {'backend': mpmath.libmp.BACKEND}\n"
+        "for cell in ('lstm', 'gru', 'rnn'):\n"
+        "    spec = Spec(cell, input_size=3, hidden_size=4, direction='bidirectional')\n"
+        "    p = random_params(spec, seed=3)\n"
+        "    i = random_inputs(spec, steps=3, batch=2, seed=3)\n"
+        "    g = backward(spec, p, i.x, i.h0, i.c0, cotangents={'y': i.x[..., :1].repeat(8, -1)}, bits=100)\n"
+        "    out[cell] = [repr(v) for v in list(g.forward.y.values.flat) + list(g.x.values.flat)\n"
+        "                 + [x for a in g.params.values() for x in a.values.flat]]\n"
+        "print(json.dumps(out))\n"
+    )
+    runs = []
+    for nogmpy in ("", "1"):
+        env = dict(os.environ, MPMATH_NOGMPY=nogmpy) if nogmpy else {
+            k: v for k, v in os.environ.items() if k != "MPMATH_NOGMPY"}
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                              text=True, check=True)
+        runs.append(json.loads(done.stdout))
+    assert runs[1]["backend"] == "python"
+    assert runs[0]["backend"] == "gmpy", "the test extra installs gmpy2: pip install gmpy2"
+    assert {k: v for k, v in runs[0].items() if k != "backend"} == {
+        k: v for k, v in runs[1].items() if k != "backend"}
