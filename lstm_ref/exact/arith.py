@@ -22,8 +22,7 @@ class Fixed:
 
     ints: np.ndarray
     exp: int
-    limbs: dict[tuple[int, bool], list[np.ndarray]] = field(default_factory=dict, compare=False,
-                                                             repr=False)
+    limbs: dict[bool, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
 
 def to_mpf(values: np.ndarray) -> np.ndarray:
@@ -72,62 +71,80 @@ def _floats_to_fixed(values: np.ndarray) -> Fixed:
     return Fixed(np.asarray(ints, dtype=object).reshape(values.shape), low)
 
 
-def _limbs(ints: np.ndarray, limb_bytes: int) -> list[np.ndarray]:
-    """Signed int64 limbs of an integer array: ints = sum_k limbs[k] * 2^(8 limb_bytes k),
-    each limb holding `limb_bytes` bytes of the magnitude, with the element's sign."""
+LIMB_BITS = 16  # limb products < 2^32; sums over an inner dimension < 2^21 stay < 2^53
+
+
+def _limbs(ints: np.ndarray) -> np.ndarray:
+    """Signed 16-bit limbs of an integer array, as float64: ints = sum_k limbs[k] 2^(16 k),
+    each limb holding 16 bits of the magnitude with the element's sign. Shape (count,
+    *ints.shape)."""
     flat = [int(v) for v in ints.flat]
-    sign = np.array([-1 if v < 0 else 1 for v in flat], dtype=np.int64)
-    magnitude = [abs(v) for v in flat]
-    width = max(magnitude, default=0).bit_length()
-    count = max(1, -(-width // (8 * limb_bytes)))
-    raw = b"".join(v.to_bytes(count * limb_bytes, "little") for v in magnitude)
-    digits = np.frombuffer(raw, dtype=np.uint8).reshape(len(flat), count, limb_bytes)
-    limbs = np.zeros((len(flat), count), dtype=np.int64)
-    for j in range(limb_bytes):
-        limbs |= digits[..., j].astype(np.int64) << (8 * j)
-    limbs *= sign[:, None]
-    return [limbs[:, k].reshape(ints.shape) for k in range(count)]
+    widest = max((abs(v) for v in flat), default=0).bit_length()
+    count = max(1, -(-widest // LIMB_BITS))
+    if widest <= 62:  # int64 holds them: cut with numpy
+        values = np.array(flat, dtype=np.int64)
+        magnitude, sign = np.abs(values), np.where(values < 0, -1.0, 1.0)
+        limbs = np.stack([(magnitude >> (LIMB_BITS * k)) & 0xFFFF for k in range(count)], axis=1)
+    else:
+        sign = np.array([-1.0 if v < 0 else 1.0 for v in flat])
+        raw = b"".join(abs(v).to_bytes(2 * count, "little") for v in flat)
+        limbs = np.frombuffer(raw, dtype="<u2").reshape(len(flat), count)
+    limbs = limbs.astype(np.float64) * sign[:, None]
+    return limbs.T.reshape(count, *ints.shape)
 
 
-def _limb_bytes(inner: int) -> int:
-    """Limb size for an inner dimension: every sum of limb products fits in int64, with 4
-    bits of room for adding up to 16 of them (2 limb bits + log2(inner) + 4 <= 62)."""
-    return (62 - max(1, inner).bit_length() - 4) // 16
-
-
-def limbs_of(fixed: Fixed, limb_bytes: int, transpose: bool = False) -> list[np.ndarray]:
+def limbs_of(fixed: Fixed, transpose: bool = False) -> np.ndarray:
     """The limbs of `fixed.ints` (or of its transpose), computed once per Fixed."""
-    key = (limb_bytes, transpose)
-    if key not in fixed.limbs:
-        fixed.limbs[key] = _limbs(fixed.ints.T if transpose else fixed.ints, limb_bytes)
-    return fixed.limbs[key]
+    if transpose not in fixed.limbs:
+        fixed.limbs[transpose] = _limbs(fixed.ints.T if transpose else fixed.ints)
+    return fixed.limbs[transpose]
+
+
+def _from_limbs(sums: np.ndarray) -> np.ndarray:
+    """Python ints from int64 limb sums (count, M, N): value = sum_k sums[k] 2^(16 k).
+    Carries are propagated in int64 (floor shifts), then each element's low limbs are
+    read as bytes and its signed top limb added."""
+    sums = sums.copy()
+    for k in range(len(sums) - 1):
+        carry = sums[k] >> LIMB_BITS
+        sums[k] -= carry << LIMB_BITS
+        sums[k + 1] += carry
+    count, rows, cols = sums.shape
+    low = np.ascontiguousarray(sums[:-1].transpose(1, 2, 0)).astype("<u2").tobytes()
+    width = 2 * (count - 1)
+    shift = LIMB_BITS * (count - 1)
+    top = sums[-1].ravel().tolist()
+    out = np.empty(rows * cols, dtype=object)
+    out[:] = [int.from_bytes(low[i * width:(i + 1) * width], "little") + (t << shift)
+              for i, t in enumerate(top)]
+    return out.reshape(rows, cols)
 
 
 def int_matmul(a: Fixed, b: Fixed, transpose_a: bool = False, transpose_b: bool = False) -> Fixed:
-    """The exact product a @ b (either transposed first), with int64 matrix products.
+    """The exact product a @ b (either transposed first), with float64 matrix products.
 
-    Both are cut into signed limbs (:func:`limbs_of`, kept for reuse: a weight matrix is
-    cut once), the limb products are summed in int64 without overflow, and carried back
-    into Python ints. Where there are too many limbs for that, plain big-integer np.dot.
+    Both are cut into signed 16-bit limbs (:func:`limbs_of`, kept for reuse: a weight
+    matrix is cut once). Every limb product is an integer below 2^32 and every sum of
+    them over an inner dimension below 2^21 is below 2^53, so one float64 matrix
+    product of the stacked limbs (BLAS) is exact; the limb sums are carried back into
+    Python ints. Larger inner dimensions use plain big-integer np.dot.
     """
     x = a.ints.T if transpose_a else a.ints
     y = b.ints.T if transpose_b else b.ints
-    inner, exp = x.shape[1], a.exp + b.exp
+    rows, inner, cols, exp = x.shape[0], x.shape[1], y.shape[1], a.exp + b.exp
     if inner == 0:
-        return Fixed(np.zeros((x.shape[0], y.shape[1]), dtype=object) * 0, exp)
-    size = _limb_bytes(inner)
-    la = limbs_of(a, size, transpose_a) if size else []
-    lb = limbs_of(b, size, transpose_b) if size else []
-    if not size or len(la) > 16 or len(lb) > 16:
+        return Fixed(np.zeros((rows, cols), dtype=object) * 0, exp)
+    if inner >= 1 << 21:
         return Fixed(np.dot(x, y), exp)
-    sums: dict[int, np.ndarray] = {}
-    for i, u in enumerate(la):
-        for j, v in enumerate(lb):
-            sums[i + j] = u @ v if i + j not in sums else sums[i + j] + u @ v
-    total = np.zeros((x.shape[0], y.shape[1]), dtype=object) * 0
-    for k, part in sums.items():
-        total = total + part.astype(object) * (1 << (8 * size * k))
-    return Fixed(total, exp)
+    la, lb = limbs_of(a, transpose_a), limbs_of(b, transpose_b)
+    if min(len(la), len(lb)) >= 1 << 10:  # limb sums could pass 2^63
+        return Fixed(np.dot(x, y), exp)
+    products = la.reshape(-1, inner) @ lb.transpose(1, 0, 2).reshape(inner, -1)
+    products = products.reshape(len(la), rows, len(lb), cols).astype(np.int64)
+    sums = np.zeros((len(la) + len(lb) - 1, rows, cols), dtype=np.int64)
+    for i in range(len(la)):  # at most min(len(la), len(lb)) terms a sum: far below 2^10
+        sums[i:i + len(lb)] += products[i].transpose(1, 0, 2)
+    return Fixed(_from_limbs(sums), exp)
 
 
 def affine(products: list[tuple[Fixed, Fixed]], biases: list[Fixed]) -> np.ndarray:

@@ -277,8 +277,10 @@ class ArbWeight:
         """W (or W^T) as an exact arb_mat."""
         if transposed not in self._arb:
             assert self.matrix is not None
-            ints = self.matrix.ints.transpose() if transposed else self.matrix.ints
-            self._arb[transposed] = flint.arb_mat(ints) * flint.arb((1, self.matrix.exp))
+            ints = self.matrix.mid.ints.T if transposed else self.matrix.mid.ints
+            rows, cols = ints.shape
+            exact = flint.fmpz_mat(rows, cols, [int(v) for v in ints.flat])
+            self._arb[transposed] = flint.arb_mat(exact) * flint.arb((1, self.matrix.mid.exp))
         return self._arb[transposed]
 
 

@@ -137,8 +137,8 @@ def _backward(spec: Spec, params: Params, inputs: Inputs, result: ForwardResult,
             if adj_c0 is not None:
                 states["c_prev"] = adj_c0[index]
             adj_x = _direction_backward(
-                spec, layer, direction, params, tape.steps[(layer, direction)], adj_y, states,
-                lens, grads, arithmetic,
+                spec, layer, direction, tape.compiled[(layer, direction)],
+                tape.steps[(layer, direction)], adj_y, states, lens, grads,
             )
             adj_input += adj_x
             adj_h0[index] = states["h_prev"]
@@ -151,16 +151,14 @@ def _backward(spec: Spec, params: Params, inputs: Inputs, result: ForwardResult,
     )
 
 
-def _direction_backward(spec, layer, direction, params, steps, adj_y, states, lens, grads,  # type: ignore[no-untyped-def]
-                        arithmetic):
+def _direction_backward(spec, layer, direction, step, steps, adj_y, states, lens, grads):  # type: ignore[no-untyped-def]
     """Backpropagate one direction of one layer over each sequence's valid prefix.
 
     `states` holds the adjoints of the final states; it is updated in place to those
     of the initial states. Returns the adjoint of the layer input (T, B, I_l).
     """
-    program = step_program(spec, layer)
+    program = step.program
     prefix = layer_prefix(layer, direction)
-    step = CompiledStep(program, params.of(prefix), arithmetic)
     reverse = direction == "reverse"
     adj_x = step.backend.full(steps["x"].shape, "0")
     for k in reversed(range(max(lens, default=0))):

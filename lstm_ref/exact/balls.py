@@ -1,17 +1,17 @@
 """Ball matrix products for the arb backend: exact midpoints, rigorous radii.
 
 A matrix of arb balls is split into its midpoints, which are dyadic and so exact
-integers times one power of two (an fmpz_mat), and its radii (float64 upper bounds).
-The product of two such matrices is
+integers times one power of two (a :class:`~lstm_ref.exact.arith.Fixed`), and its radii
+(float64 upper bounds). The product of two such matrices is
 
-    mid = mid_A @ mid_B                        exactly, with FLINT's integer product
+    mid = mid_A @ mid_B                        exactly (lstm_ref.exact.arith.int_matmul)
     rad >= |mid_A| @ rad_B + rad_A @ |mid_B| + rad_A @ rad_B
 
 the radius computed in float64 and scaled up by a bound on its own rounding error.
 Every product therefore encloses its exact value, and its midpoint is exact until the
 caller adds the terms of an affine sum and rounds once. This is faster than arb_mat's
-product when one side is exact (the weights): the weight matrix is converted once,
-not at every step, and the integers are multiplied in C.
+product for large weights: the weight matrix is cut into limbs once, not converted at
+every step, and the integers are multiplied with float64 BLAS, exactly.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from lstm_ref.exact.arith import Fixed, to_fixed
+from lstm_ref.exact.arith import Fixed, int_matmul, to_fixed
 
 # Every computed radius gets this added: it bounds what float64 underflow can lose in
 # the products (at most 2^-1075 per product, for inner dimensions below 2^70). Values
@@ -31,21 +31,20 @@ UNDERFLOW = 2.0**-1000
 
 @dataclass(frozen=True)
 class BallMatrix:
-    """Midpoints `ints * 2**exp` (an fmpz_mat), |midpoints| rounded up and radii as
-    float64 arrays; `radius` is None when every ball is exact, `magnitude` None on a
-    product (which is only ever converted back to balls)."""
+    """Exact midpoints, |midpoints| rounded up and radii as float64 arrays; `radius` is
+    None when every ball is exact, `magnitude` None on a product (which is only ever
+    converted back to balls)."""
 
-    ints: Any
-    exp: int
+    mid: Fixed
     magnitude: np.ndarray | None
     radius: np.ndarray | None
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.ints.nrows(), self.ints.ncols()
+        return self.mid.ints.shape  # type: ignore[no-any-return]
 
     def transpose(self) -> BallMatrix:
-        return BallMatrix(self.ints.transpose(), self.exp,
+        return BallMatrix(Fixed(self.mid.ints.T, self.mid.exp),
                           None if self.magnitude is None else self.magnitude.T,
                           None if self.radius is None else self.radius.T)
 
@@ -58,10 +57,8 @@ def _up(values: np.ndarray) -> np.ndarray:
 
 def exact_matrix(flint: Any, values: np.ndarray) -> BallMatrix:
     """A float64 matrix (a weight) as exact balls."""
-    fixed = to_fixed(np.asarray(values, dtype=np.float64))
-    rows, cols = fixed.ints.shape
-    ints = flint.fmpz_mat(rows, cols, [int(v) for v in fixed.ints.flat])
-    return BallMatrix(ints, fixed.exp, np.abs(np.asarray(values, dtype=np.float64)), None)
+    values = np.asarray(values, dtype=np.float64)
+    return BallMatrix(to_fixed(values), np.abs(values), None)
 
 
 def ball_matrix(flint: Any, balls: np.ndarray) -> BallMatrix:
@@ -79,18 +76,19 @@ def ball_matrix(flint: Any, balls: np.ndarray) -> BallMatrix:
         radii.append(float(ball.rad()))
     exps = [int(e) for m, e in mids if m != 0]
     low = min(exps, default=0)
-    ints = flint.fmpz_mat(rows, cols, [int(m) << (int(e) - low) if m != 0 else 0 for m, e in mids])
+    ints = np.empty(rows * cols, dtype=object)
+    ints[:] = [int(m) << (int(e) - low) if m != 0 else 0 for m, e in mids]
     # float() rounds to nearest (within half an ulp, subnormals included): one ulp up
     # bounds the value; a ball too large for float64 gives inf.
     magnitude = _up(np.abs(np.array(magnitudes, dtype=np.float64))).reshape(rows, cols)
     radius = np.array(radii, dtype=np.float64).reshape(rows, cols)
     radius = _up(radius) if radius.any() else None
-    return BallMatrix(ints, low, magnitude, radius)
+    return BallMatrix(Fixed(ints.reshape(rows, cols), low), magnitude, radius)
 
 
 def matmul(a: BallMatrix, b: BallMatrix) -> BallMatrix:
     """An enclosure of a @ b: the midpoint product exact, the radius rigorous."""
-    ints = a.ints * b.ints
+    mid = _exact_product(a.mid, b.mid)
     terms = []
     if b.radius is not None:
         assert a.magnitude is not None
@@ -112,39 +110,51 @@ def matmul(a: BallMatrix, b: BallMatrix) -> BallMatrix:
             total = total + term
         scale = 1.0 + (a.shape[1] + 4) * 2.0**-51
         radius = _up(_up(total * scale) + UNDERFLOW)
-    return BallMatrix(ints, a.exp + b.exp, None, radius)
+    return BallMatrix(mid, None, radius)
+
+
+def _exact_product(a: Fixed, b: Fixed) -> Fixed:
+    """a @ b exactly: float64 limb products (int_matmul) for long inner dimensions, where
+    the limbs' count is paid once per output; FLINT's integer product for short ones
+    (a parameter gradient: a sum over a few steps' rows of a large outer product)."""
+    rows, inner = a.ints.shape
+    cols = b.ints.shape[1]
+    if inner >= 256:
+        return int_matmul(a, b)
+    import flint
+
+    x = flint.fmpz_mat(rows, inner, [int(v) for v in a.ints.flat])
+    y = flint.fmpz_mat(inner, cols, [int(v) for v in b.ints.flat])
+    out = np.empty(rows * cols, dtype=object)
+    out[:] = [int(v) for v in (x * y).entries()]
+    return Fixed(out.reshape(rows, cols), a.exp + b.exp)
 
 
 def add(terms: list[BallMatrix]) -> BallMatrix:
     """The exact sum of the midpoints (aligned to the lowest exponent), the radii added
     (rounded up)."""
-    low = min(t.exp for t in terms)
-    ints = None
-    for t in terms:
-        shifted = t.ints * (1 << (t.exp - low)) if t.exp != low else t.ints
-        ints = shifted if ints is None else ints + shifted
+    low = min(t.mid.exp for t in terms)
+    ints = sum(t.mid.ints * (1 << (t.mid.exp - low)) if t.mid.exp != low else t.mid.ints
+               for t in terms)
     radii = [t.radius for t in terms if t.radius is not None]
     radius = None
     if radii:
         radius = radii[0]
         for r in radii[1:]:
             radius = _up(radius + r)
-    return BallMatrix(ints, low, None, radius)
+    return BallMatrix(Fixed(np.asarray(ints, dtype=object), low), None, radius)
 
 
 def to_balls(flint: Any, matrix: BallMatrix, bias: list[Fixed] | None = None) -> np.ndarray:
     """The balls of a BallMatrix, plus exact bias rows, each rounded once to the
     working precision (arb adds the rounding error to the radius)."""
     rows, cols = matrix.shape
-    ints, exp = matrix.ints, matrix.exp
+    ints, exp = matrix.mid.ints, matrix.mid.exp
     if bias:
         low = min([exp] + [b.exp for b in bias])
-        row = [0] * cols
-        for b in bias:
-            shift = b.exp - low
-            row = [r + (int(v) << shift) for r, v in zip(row, b.ints.flat)]
-        ints = ints * (1 << (exp - low)) + flint.fmpz_mat(rows, cols, row * rows)
-        exp = low
+        row = sum(b.ints * (1 << (b.exp - low)) for b in bias)
+        ints, exp = ints * (1 << (exp - low)) + row, low
+    ints = flint.fmpz_mat(rows, cols, [int(v) for v in np.asarray(ints).flat])
     # The scaling by an exact power of two rounds each entry to the working precision.
     values = flint.arb_mat(ints) * flint.arb((1, exp))
     if matrix.radius is not None:

@@ -8,7 +8,7 @@ after its last valid step; its outputs at padded steps are zero (or carried, as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -71,6 +71,8 @@ class Tape:
     layer_inputs: list[np.ndarray]  # per layer, (T, B, I_l); the last entry is the stack's y
     direction_outputs: dict[tuple[int, str], np.ndarray]  # (T, B, H_out), with padding
     steps: dict[tuple[int, str], dict[str, np.ndarray]]  # every quantity, as in the trace
+    # the step programs with their converted weights, which the backward pass reuses
+    compiled: dict[tuple[int, str], CompiledStep] = field(default_factory=dict)
 
 
 def run_forward(spec: Spec, params: Params, inputs: Inputs, bits: int,
@@ -90,6 +92,7 @@ def run_forward(spec: Spec, params: Params, inputs: Inputs, bits: int,
         for d, direction in enumerate(spec.directions):
             index = layer * spec.num_directions + d
             step = CompiledStep(program, params.of(layer_prefix(layer, direction)), arithmetic)
+            tape.compiled[(layer, direction)] = step
             states = {"h_prev": h0[index].copy()}
             if c0 is not None:
                 states["c_prev"] = c0[index].copy()
