@@ -8,7 +8,8 @@
     lstm-ref golden show FILE
     lstm-ref check MODULE:FUNCTION --layout torch --cell lstm --dtype float32 [--profile P]
     lstm-ref check --results FILE
-    lstm-ref check torch|torch-cells|onnxruntime|onnx-reference [--dtype float32] [--gradients]
+    lstm-ref check torch|torch-cells|onnxruntime|onnx-reference|keras|flax|flax-optimized|equinox
+        [--dtype D] [--gradients]
     lstm-ref results-table [--suite standard] [--only torch,keras] [--out docs/results.md] [--json]
 
 `forward` evaluates a layer stack exactly on seeded grid inputs and prints the
@@ -217,13 +218,16 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("target", nargs="?", metavar="MODULE:FUNCTION",
                    help="an implementation, or a built-in adapter: " + ", ".join(BUILT_IN))
     p.add_argument("--results", metavar="FILE", help="a results file (docs/checker.md)")
-    p.add_argument("--layout", choices=sorted(LAYOUTS), default="torch")
+    p.add_argument("--layout", choices=sorted(LAYOUTS), default=None,
+                   help="how MODULE:FUNCTION takes its arguments (default torch; a built-in "
+                   "adapter speaks its own)")
     p.add_argument("--cell", choices=CELLS, default=None)
     p.add_argument("--dtype", choices=sorted(DEFAULT_PROFILE), default=None,
                    help="the dtype to compute in (default float32; a built-in adapter's first)")
     p.add_argument("--profile", choices=sorted(PROFILES), default=None,
                    help="how the implementation computes (default: the dtype's)")
-    p.add_argument("--suite", default="standard", help="a suite name or directory")
+    p.add_argument("--suite", default=None,
+                   help="a suite name or directory (default standard)")
     p.add_argument("--gradients", action="store_true",
                    help="also check the gradients (built-in adapters)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -233,6 +237,10 @@ def run_built_in(args: argparse.Namespace) -> int:
     """A built-in adapter (lstm_ref.adapters.builtin) on every cell (or --cell), in its
     own layout; the default dtype is the adapter's first."""
     adapter = built_in(args.target)
+    if args.layout is not None and args.layout != adapter.layout:
+        raise ValueError(f"`--layout` {args.layout!r} does not apply to the built-in adapter "
+                         f"{adapter.name}: it speaks layout {adapter.layout!r}; leave "
+                         f"`--layout` out")
     dtype = args.dtype or adapter.dtypes[0]
     impl = adapter.implementation(dtype)
     vjp = adapter.vjp(dtype) if args.gradients else None
@@ -240,7 +248,7 @@ def run_built_in(args: argparse.Namespace) -> int:
     passed = True
     for cell in cells:
         report = check(impl, cell=cell, layout=adapter.layout, dtype=dtype, profile=args.profile,
-                       suite=args.suite, gradients=args.gradients, vjp=vjp)
+                       suite=args.suite or "standard", gradients=args.gradients, vjp=vjp)
         print(report.to_json() if args.json else report)
         passed = passed and report.passed
     return 0 if passed else 1
@@ -253,14 +261,31 @@ def run_check(args: argparse.Namespace) -> int:
         return run_built_in(args)
     if args.results is not None:
         document = read_results(Path(args.results))
-        report = check_results(document["results"], dtype=document.get("dtype", args.dtype or "float32"),
+        given = {"cell": args.cell, "layout": args.layout, "gradients": args.gradients or None}
+        ignored = [f"`--{name}`" for name, value in given.items() if value is not None]
+        if ignored:
+            raise ValueError(f"{', '.join(ignored)} does not apply to --results: the file's "
+                             f"case ids say the cells, and its forward outputs are judged "
+                             f"in the canonical layout")
+        options = {"dtype": args.dtype, "profile": args.profile, "suite": args.suite}
+        for name, value in options.items():
+            if value is not None and name in document and document[name] != value:
+                raise ValueError(f"`--{name}` {value!r} contradicts the results file's "
+                                 f"{name!r} {document[name]!r}; leave `--{name}` out")
+        report = check_results(document["results"],
+                               dtype=document.get("dtype", args.dtype or "float32"),
                                profile=document.get("profile", args.profile),
-                               suite=document.get("suite", args.suite))
+                               suite=document.get("suite", args.suite or "standard"))
     else:
         if args.cell is None:
             raise ValueError("`--cell` is required with MODULE:FUNCTION: one of " + ", ".join(CELLS))
-        report = check(load_target(args.target), cell=args.cell, layout=args.layout,
-                       dtype=args.dtype or "float32", profile=args.profile, suite=args.suite)
+        if args.gradients:
+            raise ValueError("`--gradients` needs the implementation's vjp, which only the "
+                             "built-in adapters (" + ", ".join(BUILT_IN) + ") bring; from "
+                             "Python, pass `vjp=` to lstm_ref.check")
+        report = check(load_target(args.target), cell=args.cell, layout=args.layout or "torch",
+                       dtype=args.dtype or "float32", profile=args.profile,
+                       suite=args.suite or "standard")
     print(report.to_json() if args.json else report)
     return 0 if report.passed else 1
 

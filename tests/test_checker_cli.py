@@ -147,3 +147,27 @@ def test_pytest_plugin(tmp_path):
 def test_plugin_entry_point_is_declared():
     text = (ROOT / "pyproject.toml").read_text()
     assert '[project.entry-points.pytest11]\nlstm_ref = "lstm_ref.checker.pytest_plugin"' in text
+
+
+def test_check_refuses_options_it_would_ignore(tmp_path, monkeypatch, capsys):
+    """`--layout` with a built-in adapter (which speaks its own), `--gradients` with
+    MODULE:FUNCTION (no vjp) and `--cell`, `--layout`, `--gradients` or a contradicting
+    `--dtype` with --results are refused by name, not run without them."""
+    write_module(tmp_path, monkeypatch)
+    assert main(["check", "mygru:good", "--layout", "canonical", "--cell", "gru",
+                 "--gradients"]) == 2
+    assert "`--gradients` needs the implementation's vjp" in capsys.readouterr().err
+    path = str(results_file(tmp_path))
+    assert main(["check", "--results", path, "--cell", "gru", "--layout", "canonical"]) == 2
+    assert ("error: `--cell`, `--layout` does not apply to --results"
+            in capsys.readouterr().err)
+    assert main(["check", "--results", path, "--gradients"]) == 2
+    assert "error: `--gradients` does not apply to --results" in capsys.readouterr().err
+    assert main(["check", "--results", path, "--dtype", "float16"]) == 2
+    assert ("`--dtype` 'float16' contradicts the results file's 'dtype' 'float32'"
+            in capsys.readouterr().err)
+    assert main(["check", "--results", path, "--dtype", "float32", "--suite", "smoke"]) == 0
+    capsys.readouterr()
+    assert main(["check", "torch", "--layout", "canonical", "--cell", "rnn"]) == 2
+    assert ("error: `--layout` 'canonical' does not apply to the built-in adapter torch: it "
+            "speaks layout 'torch'" in capsys.readouterr().err)
