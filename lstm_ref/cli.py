@@ -225,7 +225,8 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dtype", choices=sorted(DEFAULT_PROFILE), default=None,
                    help="the dtype to compute in (default float32; a built-in adapter's first)")
     p.add_argument("--profile", choices=sorted(PROFILES), default=None,
-                   help="how the implementation computes (default: the dtype's)")
+                   help="how the implementation computes (default: the dtype's; a built-in "
+                   "adapter's: how its framework computes the dtype)")
     p.add_argument("--suite", default=None,
                    help="a suite name or directory (default standard)")
     p.add_argument("--gradients", action="store_true",
@@ -235,7 +236,8 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_built_in(args: argparse.Namespace) -> int:
     """A built-in adapter (lstm_ref.adapters.builtin) on every cell (or --cell), in its
-    own layout; the default dtype is the adapter's first."""
+    own layout; the default dtype is the adapter's first, the default profile the one the
+    framework computes that dtype with."""
     adapter = built_in(args.target)
     if args.layout is not None and args.layout != adapter.layout:
         raise ValueError(f"`--layout` {args.layout!r} does not apply to the built-in adapter "
@@ -247,7 +249,8 @@ def run_built_in(args: argparse.Namespace) -> int:
     cells = [args.cell] if args.cell else list(adapter.cells)
     passed = True
     for cell in cells:
-        report = check(impl, cell=cell, layout=adapter.layout, dtype=dtype, profile=args.profile,
+        report = check(impl, cell=cell, layout=adapter.layout, dtype=dtype,
+                       profile=args.profile or adapter.profile(dtype),
                        suite=args.suite or "standard", gradients=args.gradients, vjp=vjp)
         print(report.to_json() if args.json else report)
         passed = passed and report.passed

@@ -102,3 +102,17 @@ def test_check_torch_cells_command(capsys):
     assert main(["check", "torch-cells", "--cell", "rnn", "--dtype", "float64", "--gradients"]) == 0
     out = capsys.readouterr().out
     assert "(rnn, layout torch, float64, profile fp64) on suite 'standard': PASSED" in out
+
+
+@pytest.mark.parametrize("target", ["torch", "torch-cells"])
+def test_check_command_uses_pytorchs_cpu_profile_for_half_precision(target, capsys):
+    """`lstm-ref check torch --dtype bfloat16` judges PyTorch as its CPU kernels compute
+    (gates and states kept in bfloat16: bf16-acc16), not by the float32-accumulating bf16
+    profile, which its correct kernels fail; an explicit --profile still wins."""
+    from lstm_ref.cli import main
+    assert main(["check", target, "--cell", "rnn", "--dtype", "bfloat16", "--gradients"]) == 0
+    assert ("(rnn, layout torch, bfloat16, profile bf16-acc16) on suite 'standard': PASSED"
+            in capsys.readouterr().out)
+    assert main(["check", target, "--cell", "rnn", "--dtype", "bfloat16",
+                 "--profile", "bf16"]) == 1
+    assert "(rnn, layout torch, bfloat16, profile bf16) on suite" in capsys.readouterr().out

@@ -34,6 +34,12 @@ class BuiltIn:
     cells: tuple[str, ...] = ("lstm", "gru", "rnn")
     # keyword arguments of the module's `implementation` and `vjp`, for two entries of one module
     options: tuple[tuple[str, str], ...] = ()
+    # (dtype, profile) where the framework computes otherwise than the dtype's default profile
+    profiles: tuple[tuple[str, str], ...] = ()
+
+    def profile(self, dtype: str) -> str | None:
+        """The profile the framework really computes `dtype` with; None: the dtype's default."""
+        return dict(self.profiles).get(dtype)
 
     def versions(self) -> dict[str, str | None]:
         """The installed version of each of `packages`, None where one is missing."""
@@ -61,12 +67,18 @@ class BuiltIn:
         return self.load().vjp(dtype, **dict(self.options))  # type: ignore[no-any-return]
 
 
+# PyTorch's CPU kernels keep the gates and states of a half-precision layer or cell in
+# that format (docs/results.md: they fail fp16/bf16, which accumulate in float32, and pass
+# the acc16 profiles); the adapters run on the CPU.
+TORCH_CPU_PROFILES = (("float16", "fp16-acc16"), ("bfloat16", "bf16-acc16"))
+
 BUILT_IN: dict[str, BuiltIn] = {b.name: b for b in (
     BuiltIn("torch", "lstm_ref.adapters.torch_run", "torch",
-            ("float32", "float64", "bfloat16", "float16"), "torch", ("torch",), gradients=True),
+            ("float32", "float64", "bfloat16", "float16"), "torch", ("torch",), gradients=True,
+            profiles=TORCH_CPU_PROFILES),
     BuiltIn("torch-cells", "lstm_ref.adapters.torch_run", "torch",
             ("float32", "float64", "bfloat16", "float16"), "torch", ("torch",), gradients=True,
-            options=(("modules", "cells"),)),
+            options=(("modules", "cells"),), profiles=TORCH_CPU_PROFILES),
     BuiltIn("onnxruntime", "lstm_ref.adapters.onnxruntime_run", "onnx", ("float32",), "onnx",
             ("onnxruntime", "onnx")),
     BuiltIn("onnx-reference", "lstm_ref.adapters.onnx_reference_run", "onnx",
