@@ -46,7 +46,8 @@ def test_keras_passes_every_expressible_case_in_float32(cell, passes):
 def test_keras_float64_tanh_is_float32_and_named():
     """Keras 3.15 on JAX: `keras.ops.tanh` casts a float64 input to float32 (its
     result_type maps float64 to float32), so a float64 LSTM or GRU using tanh is only
-    float32-accurate; the functions that keep float64 pass."""
+    float32-accurate; the functions that keep float64 pass; a float64 SimpleRNN with tanh
+    fails to run, reported as an error."""
     for cell in ("lstm", "gru"):
         report = check(implementation("float64"), cell=cell, layout="keras", dtype="float64")
         failed = {c.id for c in report.cases if c.status == "fail"}
@@ -60,10 +61,19 @@ def test_keras_float64_tanh_is_float32_and_named():
                                    dtype="float64").cases if c.status == "pass"}
     assert passing == {"lstm-act-Relu", "lstm-act-Affine", "lstm-act-Elu", "lstm-act-Softsign",
                        "lstm-act-Softplus"}
+    # SimpleRNN in float64 with tanh does not run: Keras's failure, an error of the
+    # implementation (the check fails), not a case the layout cannot express
     report = check(implementation("float64"), cell="rnn", layout="keras", dtype="float64")
-    assert report.passed, str(report)
-    reasons = {c.id: c.reason for c in report.cases if c.status == "unsupported"}
-    assert "keras.ops.tanh returns float32 for float64 input" in reasons["rnn-tanh"]
+    assert not report.passed
+    errors = {c.id: c.reason for c in report.cases if c.status == "error"}
+    sent = {c.id for c in report.cases if c.status != "unsupported"}
+    assert set(errors) == {c.id for c in load_suite("standard") if c.id in sent
+                           and "Tanh" in map(str, c.spec.activations)} == {"rnn-tanh",
+                                                                          "rnn-single-step"}
+    assert all(reason.startswith("the implementation raised RuntimeError: Keras ")
+               and "keras.ops.tanh returns float32 for float64 input" in reason
+               for reason in errors.values())
+    assert {c.status for c in report.cases if c.id in sent and c.id not in errors} == {"pass"}
 
 
 def test_keras_gru_reset_before_built_from_canonical_params_reproduces_golden():
