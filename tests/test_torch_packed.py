@@ -1,9 +1,10 @@
-"""The built-in `torch` adapter's packed-sequence path, through the checker: every
-variable-length case of the standard suite has a length 0, which the torch layout refuses
-(PyTorch's packed sequences need lengths >= 1), so `lstm-ref check torch` never packs.
-Here cases with lengths 5, 2, 1, computed and certified by the golden generator, go through
-pack_padded_sequence: forward and autograd gradients pass, and the same layer run without
-its lengths fails."""
+"""The built-in `torch` adapter's packed-sequence path, through the checker. The standard
+suite packs four cases (lstm-2-layers, lstm-projection, gru-3-layers-bi, rnn-relu); its
+bidirectional LSTM with a projection has full lengths, and its other variable-length
+cases have a length 0 (refused) or a merge PyTorch lacks. Here generator-certified cases
+with lengths 5, 2, 1 (a two-layer bidirectional LSTM with a projection among them) go
+through pack_padded_sequence: forward and autograd gradients pass, and the same layer
+run without its lengths fails."""
 
 from __future__ import annotations
 
