@@ -91,10 +91,11 @@ def certify(evaluate: Callable[[int, str], dict[str, np.ndarray]], digits: int,
                           for name, array in high.items()}
             shapes = {name: array.shape for name, array in high.items()}
         with mpmath.workprec(2 * bits + 2 * STEP_BITS):
-            result, all_decided = _enclose(enclosures, shapes, digits)
-        if all_decided or 2 * bits > max_bits:
-            result.precisions = precisions
-            return result
+            result, all_decided = _decide(enclosures, shapes, digits)
+            if all_decided or 2 * bits > max_bits:
+                _write_decimals(result, enclosures, digits)  # only for the precision kept
+                result.precisions = precisions
+                return result
         bits *= 2
 
 
@@ -114,14 +115,14 @@ def _ball(ball: object) -> tuple[mpmath.mpf, mpmath.mpf]:
     return exact_value(ball.mid()), exact_value(ball.rad())  # type: ignore[attr-defined]
 
 
-def _enclose(enclosures: dict[str, list[tuple[mpmath.mpf, mpmath.mpf]]],
-             shapes: dict[str, tuple[int, ...]], digits: int) -> tuple[Certified, bool]:
+def _decide(enclosures: dict[str, list[tuple[mpmath.mpf, mpmath.mpf]]],
+            shapes: dict[str, tuple[int, ...]], digits: int) -> tuple[Certified, bool]:
+    """Which values the enclosures decide, and their roundings in every format."""
     out = Certified({}, {}, {}, {}, {}, [])
     all_decided = True
     tolerance = mpmath.mpf(10) ** -digits
     double, narrower = FORMATS["float64"], [f for f in FORMATS.values() if f.name != "float64"]
     for name, pairs in enclosures.items():
-        mids, rads = [], []
         ends, doubles = [], []
         for mid, radius in pairs:
             lower = mpf_add(mid._mpf_, mpf_neg(radius._mpf_), 0)
@@ -131,11 +132,6 @@ def _enclose(enclosures: dict[str, list[tuple[mpmath.mpf, mpmath.mpf]]],
             # Decided: the binary enclosure is narrower than the digits asked for, and
             # both its ends round alike in every format (NaN ends differ).
             doubles.append(low if low == high and radius <= tolerance * abs(mid) else math.nan)
-            text = to_str(mid._mpf_, digits, strip_zeros=False) if mid else "0"
-            mids.append(text)
-            # The stored, decimal enclosure: the binary radius plus the distance from
-            # the decimal midpoint to the binary one, exactly, rounded up.
-            rads.append(decimal_radius(text, mid._mpf_, radius._mpf_))
         # Both ends round to the same float64 r: then no rounding boundary of a narrower
         # format lies strictly between them unless r is one (boundaries are float64
         # values, and rounding is monotone), so both round like r, computed with numpy;
@@ -152,13 +148,26 @@ def _enclose(enclosures: dict[str, list[tuple[mpmath.mpf, mpmath.mpf]]],
             rounded[fmt.name] = values
         undecided = np.flatnonzero(~decided).tolist()
         out.shapes[name] = shapes[name]
-        out.mid[name], out.rad[name] = mids, rads
         out.rounded[name] = {fmt: [float(v) if ok else None for v, ok in zip(values.tolist(), decided)]
                              for fmt, values in rounded.items()}
         if undecided:
             out.undecided[name] = undecided
             all_decided = False
     return out, all_decided
+
+
+def _write_decimals(out: Certified, enclosures: dict[str, list[tuple[mpmath.mpf, mpmath.mpf]]],
+                    digits: int) -> None:
+    """The stored decimal enclosures: each midpoint to `digits` significant digits, and
+    the binary radius plus the distance from the decimal midpoint to the binary one,
+    exactly, rounded up."""
+    for name, pairs in enclosures.items():
+        mids, rads = [], []
+        for mid, radius in pairs:
+            text = to_str(mid._mpf_, digits, strip_zeros=False) if mid else "0"
+            mids.append(text)
+            rads.append(decimal_radius(text, mid._mpf_, radius._mpf_))
+        out.mid[name], out.rad[name] = mids, rads
 
 
 def decimal_radius(text: str, mid: tuple, radius: tuple) -> str:
