@@ -356,3 +356,28 @@ def test_generation_is_identical_whatever_runs_it(runner, tmp_path):
             generate("smoke", tmp_path, quiet=True, method="arb", executor=client.get_executor())
     for file in (GOLDEN / "smoke").iterdir():
         assert (tmp_path / file.name).read_bytes() == file.read_bytes(), (runner, file.name)
+
+
+def test_precision_rises_by_the_bits_the_radii_show_missing():
+    """A recurrence whose balls lose 300 bits (the wrapping effect of long sequences):
+    doubling the precision once would not decide it; the second evaluation goes straight
+    to a precision that does. `max_bits` still caps the rise."""
+    import flint
+    from lstm_ref.golden.certify import certify
+
+    def wrapping(bits, arithmetic):
+        saved = flint.ctx.prec
+        flint.ctx.prec = bits
+        try:
+            third = flint.arb(1) / 3  # radius about 2^-bits
+            return {"y": np.array([third + flint.arb(0, 1) * flint.arb(2) ** (300 - bits) * third],
+                                  dtype=object)}
+        finally:
+            flint.ctx.prec = saved
+
+    certified = certify(wrapping, 30, "arb")
+    first = certified.precisions[0]
+    assert len(certified.precisions) == 2 and certified.precisions[1] > 2 * first
+    assert not certified.undecided
+    capped = certify(wrapping, 30, "arb", max_bits=2 * first)
+    assert capped.precisions == [first, 2 * first] and capped.undecided == {"y": [0]}

@@ -61,7 +61,10 @@ class Certified:
 
 def certify(evaluate: Callable[[int, str], dict[str, np.ndarray]], digits: int,
             method: str = "ziv-mpmath", max_bits: int | None = None) -> Certified:
-    """Evaluate at rising precision until every value is decided, or `max_bits` is passed.
+    """Evaluate at rising precision until every value is decided, or `max_bits` is reached.
+
+    The precision at least doubles each time, and rises further when the undecided
+    values' radii show more bits are missing (:func:`_missing_bits`).
 
     `evaluate(bits, arithmetic)` returns object arrays of mpf ("mpmath") or of arb
     balls ("arb") computed at that working precision.
@@ -77,9 +80,9 @@ def certify(evaluate: Callable[[int, str], dict[str, np.ndarray]], digits: int,
             try:
                 balls = evaluate(bits, "arb")
             except Undecidable:
-                if 2 * bits > max_bits:
+                if bits >= max_bits:
                     raise
-                bits *= 2
+                bits = min(max_bits, 2 * bits)
                 continue
             enclosures = {name: [_ball(b) for b in array.flat] for name, array in balls.items()}
             shapes = {name: array.shape for name, array in balls.items()}
@@ -92,11 +95,11 @@ def certify(evaluate: Callable[[int, str], dict[str, np.ndarray]], digits: int,
             shapes = {name: array.shape for name, array in high.items()}
         with mpmath.workprec(2 * bits + 2 * STEP_BITS):
             result, all_decided = _decide(enclosures, shapes, digits)
-            if all_decided or 2 * bits > max_bits:
+            if all_decided or bits >= max_bits:
                 _write_decimals(result, enclosures, digits)  # only for the precision kept
                 result.precisions = precisions
                 return result
-        bits *= 2
+            bits = min(max_bits, max(2 * bits, bits + _missing_bits(result, enclosures, digits)))
 
 
 def _ziv(low: mpmath.mpf, high: mpmath.mpf, bits: int) -> tuple[mpmath.mpf, mpmath.mpf]:
@@ -154,6 +157,22 @@ def _decide(enclosures: dict[str, list[tuple[mpmath.mpf, mpmath.mpf]]],
             out.undecided[name] = undecided
             all_decided = False
     return out, all_decided
+
+
+def _missing_bits(result: Certified, enclosures: dict[str, list[tuple[mpmath.mpf, mpmath.mpf]]],
+                  digits: int) -> int:
+    """How many more bits the undecided values need, judged by their widest radius
+    against the digits asked for, plus STEP_BITS of room. Long recurrences lose bits in
+    proportion to their length (ball arithmetic's wrapping effect), often far more than
+    doubling the precision restores; each evaluation costs about as much at any
+    precision, so one larger step beats several doublings."""
+    worst = 0
+    for name, indices in result.undecided.items():
+        for index in indices:
+            mid, radius = enclosures[name][index]
+            if mid and radius:
+                worst = max(worst, int(mpmath.log(radius / abs(mid), 2)) + 1)
+    return worst + math.ceil(digits * math.log2(10)) + STEP_BITS
 
 
 def _write_decimals(out: Certified, enclosures: dict[str, list[tuple[mpmath.mpf, mpmath.mpf]]],
