@@ -381,3 +381,37 @@ def test_precision_rises_by_the_bits_the_radii_show_missing():
     assert not certified.undecided
     capped = certify(wrapping, 30, "arb", max_bits=2 * first)
     assert capped.precisions == [first, 2 * first] and capped.undecided == {"y": [0]}
+
+
+def test_float64_shortcuts_decide_exactly_as_the_exact_decision():
+    """The certifier decides most balls from float64 bounds; on balls built next to
+    every kind of boundary (float64 and bfloat16 ties, the 10^-30 tolerance, zero,
+    binade edges, subnormals) it must decide exactly as the exact path does."""
+    import flint
+    import mpmath
+    from lstm_ref.golden.certify import _ball, _decide, _Enclosures
+
+    saved = flint.ctx.prec
+    flint.ctx.prec = 200
+    try:
+        rng = np.random.default_rng(5)
+        balls = []
+        for _ in range(3000):
+            m = float(rng.choice([1.0, -1.0]) * rng.uniform(0.5, 2) * 2.0 ** rng.integers(-1070, 60))
+            spacing = np.spacing(abs(m))
+            offset = rng.choice([0.0, 0.5 * spacing, 0.5 * spacing * (1 - 2.0**-30),
+                                 2.0 ** -9 * abs(m), spacing * rng.uniform(-1, 1)])
+            mid = flint.arb(m) + flint.arb(offset)
+            radius = abs(float(mid)) * float(rng.choice([0.0, 1e-40, 1e-30, 1e-30 * (1 + 2.0**-45),
+                                                         1e-30 * (1 - 2.0**-45), 1e-10]))
+            ball = mid + flint.arb(0, 1) * flint.arb(radius) if radius else mid
+            balls.append(ball)
+        balls += [flint.arb(0), flint.arb(0) + flint.arb(0, 1) * flint.arb(2.0**-80), flint.arb(2.0**-1074)]
+        shapes = {"y": (len(balls),)}
+        with mpmath.workprec(600):
+            fast, fast_ok = _decide({"y": _Enclosures(balls=balls)}, shapes, 30)
+            exact, exact_ok = _decide({"y": _Enclosures(pairs=[_ball(b) for b in balls])}, shapes, 30)
+        assert fast.rounded == exact.rounded and fast.undecided == exact.undecided
+        assert 0 < len(exact.undecided["y"]) < len(balls)  # both outcomes occur
+    finally:
+        flint.ctx.prec = saved

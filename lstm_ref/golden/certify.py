@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 
 import mpmath
@@ -84,13 +85,13 @@ def certify(evaluate: Callable[[int, str], dict[str, np.ndarray]], digits: int,
                     raise
                 bits = min(max_bits, 2 * bits)
                 continue
-            enclosures = {name: [_ball(b) for b in array.flat] for name, array in balls.items()}
+            enclosures = {name: _Enclosures(balls=list(array.flat)) for name, array in balls.items()}
             shapes = {name: array.shape for name, array in balls.items()}
         else:
             low, high = evaluate(bits, "mpmath"), evaluate(bits + STEP_BITS, "mpmath")
             precisions += [bits, bits + STEP_BITS]
-            enclosures = {name: [_ziv(a, b, bits + STEP_BITS)
-                                 for a, b in zip(low[name].flat, array.flat)]
+            enclosures = {name: _Enclosures(pairs=[_ziv(a, b, bits + STEP_BITS)
+                                                   for a, b in zip(low[name].flat, array.flat)])
                           for name, array in high.items()}
             shapes = {name: array.shape for name, array in high.items()}
         with mpmath.workprec(2 * bits + 2 * STEP_BITS):
@@ -100,6 +101,7 @@ def certify(evaluate: Callable[[int, str], dict[str, np.ndarray]], digits: int,
                 result.precisions = precisions
                 return result
             bits = min(max_bits, max(2 * bits, bits + _missing_bits(result, enclosures, digits)))
+        del enclosures  # the balls of a large case take gigabytes: free them before the next
 
 
 def _ziv(low: mpmath.mpf, high: mpmath.mpf, bits: int) -> tuple[mpmath.mpf, mpmath.mpf]:
@@ -118,49 +120,117 @@ def _ball(ball: object) -> tuple[mpmath.mpf, mpmath.mpf]:
     return exact_value(ball.mid()), exact_value(ball.rad())  # type: ignore[attr-defined]
 
 
-def _decide(enclosures: dict[str, list[tuple[mpmath.mpf, mpmath.mpf]]],
-            shapes: dict[str, tuple[int, ...]], digits: int) -> tuple[Certified, bool]:
+class _Enclosures:
+    """The enclosures of one output, in row-major order: arb balls (method arb) or
+    (midpoint, radius) pairs of mpf (method ziv-mpmath). A ball becomes an exact pair
+    only when one is needed: most are decided from float64 bounds (:meth:`fast`)."""
+
+    def __init__(self, balls: list[Any] | None = None,
+                 pairs: list[tuple[mpmath.mpf, mpmath.mpf]] | None = None) -> None:
+        self.balls, self._pairs = balls, pairs
+        self.size = len(balls if balls is not None else pairs)  # type: ignore[arg-type]
+        self.mid = self.rad = None  # float64 bounds, from fast()
+
+    def pair(self, index: int) -> tuple[mpmath.mpf, mpmath.mpf]:
+        if self._pairs is not None:
+            return self._pairs[index]
+        return _ball(self.balls[index])  # type: ignore[index]
+
+    def fast(self, tolerance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For balls: (r64, decided, undecided) masks found from float64 bounds alone.
+
+        With m the float64 near the midpoint, |mid - m| and the radius bounded above
+        (each one ulp up), every point of the ball rounds to m when their sum stays
+        below half the spacing of the doubles around m; the tolerance is met or missed
+        when the radius is clearly (by 2^-40 relative) below or above it. The rest is
+        left to the exact decision.
+        """
+        flint = _flint()
+        mids = [ball.mid() for ball in self.balls]  # type: ignore[union-attr]
+        m = np.array([float(x) for x in mids])
+        gap = np.array([float((x - flint.arb(v)).abs_upper()) for x, v in zip(mids, m.tolist())])
+        rad = np.array([float(ball.rad()) for ball in self.balls])  # type: ignore[union-attr]
+        gap, rad = np.nextafter(gap, np.inf), np.nextafter(rad, np.inf)
+        size = np.abs(m)
+        # Far from float64's ends, so that tolerance * |m| and the spacings are normal.
+        usable = np.isfinite(m) & (np.abs(m) > 2.0**-800) & (np.abs(m) < 2.0**1000) & np.isfinite(rad)
+        half = np.minimum(np.spacing(size), size - np.nextafter(size, 0)) / 2
+        slack = 1 + 2.0**-40
+        rounds = usable & ((gap + rad) * slack < half)
+        met = usable & (rad * slack <= tolerance * size / slack)
+        missed = usable & (rad / slack > tolerance * size * slack)
+        self.mid, self.rad = np.where(usable, size, np.nan), rad
+        return np.where(rounds & met, m, np.nan), rounds & met, missed
+
+    def log2_ratio(self, index: int) -> float:
+        """log2(radius / |midpoint|), roughly (for choosing the next precision)."""
+        if self.mid is not None and np.isfinite(self.mid[index]) and self.rad[index] > 0:
+            return math.log2(self.rad[index] / self.mid[index])  # type: ignore[index]
+        mid, radius = self.pair(index)
+        return float(mpmath.log(radius / abs(mid), 2)) if mid and radius else 0.0
+
+
+def _flint() -> Any:
+    import flint
+
+    return flint
+
+
+def _decide(enclosures: dict[str, _Enclosures], shapes: dict[str, tuple[int, ...]],
+            digits: int) -> tuple[Certified, bool]:
     """Which values the enclosures decide, and their roundings in every format."""
     out = Certified({}, {}, {}, {}, {}, [])
     all_decided = True
     tolerance = mpmath.mpf(10) ** -digits
     double, narrower = FORMATS["float64"], [f for f in FORMATS.values() if f.name != "float64"]
-    for name, pairs in enclosures.items():
-        ends, doubles = [], []
-        for mid, radius in pairs:
-            lower = mpf_add(mid._mpf_, mpf_neg(radius._mpf_), 0)
-            upper = mpf_add(mid._mpf_, radius._mpf_, 0)
-            ends.append((lower, upper))
+    for name, values in enclosures.items():
+        r64 = np.full(values.size, math.nan)
+        pending = np.ones(values.size, dtype=bool)
+        if values.balls is not None:
+            fast, decided_fast, missed = values.fast(10.0**-digits)
+            r64[decided_fast] = fast[decided_fast]
+            pending &= ~decided_fast & ~missed
+        ends: dict[int, tuple[tuple, tuple]] = {}
+
+        def ends_of(index: int) -> tuple[tuple, tuple]:
+            if index not in ends:
+                mid, radius = values.pair(index)
+                ends[index] = (mpf_add(mid._mpf_, mpf_neg(radius._mpf_), 0),
+                               mpf_add(mid._mpf_, radius._mpf_, 0))
+            return ends[index]
+
+        for index in np.flatnonzero(pending).tolist():
+            mid, radius = values.pair(index)
+            lower, upper = ends_of(index)
             low, high = round_raw(lower, double), round_raw(upper, double)
             # Decided: the binary enclosure is narrower than the digits asked for, and
             # both its ends round alike in every format (NaN ends differ).
-            doubles.append(low if low == high and radius <= tolerance * abs(mid) else math.nan)
+            if low == high and radius <= tolerance * abs(mid):
+                r64[index] = low
         # Both ends round to the same float64 r: then no rounding boundary of a narrower
         # format lies strictly between them unless r is one (boundaries are float64
         # values, and rounding is monotone), so both round like r, computed with numpy;
         # where r is a boundary, both ends are rounded exactly.
-        r64 = np.array(doubles, dtype=np.float64)
         decided = ~np.isnan(r64)
         rounded: dict[str, np.ndarray] = {double.name: r64}
         for fmt in narrower:
-            values, tie = round_floats(r64, fmt)
+            rounding, tie = round_floats(r64, fmt)
             for index in np.flatnonzero(tie & decided):
-                low, high = (round_raw(end, fmt) for end in ends[index])
-                values[index] = low
+                low, high = (round_raw(end, fmt) for end in ends_of(index))
+                rounding[index] = low
                 decided[index] = low == high
-            rounded[fmt.name] = values
+            rounded[fmt.name] = rounding
         undecided = np.flatnonzero(~decided).tolist()
         out.shapes[name] = shapes[name]
-        out.rounded[name] = {fmt: [float(v) if ok else None for v, ok in zip(values.tolist(), decided)]
-                             for fmt, values in rounded.items()}
+        out.rounded[name] = {fmt: [float(v) if ok else None for v, ok in zip(rounding.tolist(), decided)]
+                             for fmt, rounding in rounded.items()}
         if undecided:
             out.undecided[name] = undecided
             all_decided = False
     return out, all_decided
 
 
-def _missing_bits(result: Certified, enclosures: dict[str, list[tuple[mpmath.mpf, mpmath.mpf]]],
-                  digits: int) -> int:
+def _missing_bits(result: Certified, enclosures: dict[str, _Enclosures], digits: int) -> int:
     """How many more bits the undecided values need, judged by their widest radius
     against the digits asked for, plus STEP_BITS of room. Long recurrences lose bits in
     proportion to their length (ball arithmetic's wrapping effect), often far more than
@@ -169,20 +239,18 @@ def _missing_bits(result: Certified, enclosures: dict[str, list[tuple[mpmath.mpf
     worst = 0
     for name, indices in result.undecided.items():
         for index in indices:
-            mid, radius = enclosures[name][index]
-            if mid and radius:
-                worst = max(worst, int(mpmath.log(radius / abs(mid), 2)) + 1)
+            worst = max(worst, int(enclosures[name].log2_ratio(index)) + 1)
     return worst + math.ceil(digits * math.log2(10)) + STEP_BITS
 
 
-def _write_decimals(out: Certified, enclosures: dict[str, list[tuple[mpmath.mpf, mpmath.mpf]]],
-                    digits: int) -> None:
+def _write_decimals(out: Certified, enclosures: dict[str, _Enclosures], digits: int) -> None:
     """The stored decimal enclosures: each midpoint to `digits` significant digits, and
     the binary radius plus the distance from the decimal midpoint to the binary one,
     exactly, rounded up."""
-    for name, pairs in enclosures.items():
+    for name, values in enclosures.items():
         mids, rads = [], []
-        for mid, radius in pairs:
+        for index in range(values.size):
+            mid, radius = values.pair(index)
             text = to_str(mid._mpf_, digits, strip_zeros=False) if mid else "0"
             mids.append(text)
             rads.append(decimal_radius(text, mid._mpf_, radius._mpf_))
