@@ -67,13 +67,15 @@ def ball_matrix(flint: Any, balls: np.ndarray) -> BallMatrix:
         return exact_matrix(flint, balls)
     rows, cols = balls.shape
     mids, magnitudes, radii = [], [], []
+    exact = True
     for ball in balls.flat:
         if ball.is_nan():
             raise ArithmeticError("a ball is NaN: the evaluation lost every digit")
-        mid = ball.mid()
+        mid, rad = ball.mid(), ball.rad()
         mids.append(mid.man_exp())
         magnitudes.append(float(mid))
-        radii.append(float(ball.rad()))
+        radii.append(float(rad))  # may round a tiny radius to 0.0: _up restores a bound
+        exact = exact and rad.is_zero()
     exps = [int(e) for m, e in mids if m != 0]
     low = min(exps, default=0)
     ints = np.empty(rows * cols, dtype=object)
@@ -82,7 +84,7 @@ def ball_matrix(flint: Any, balls: np.ndarray) -> BallMatrix:
     # bounds the value; a ball too large for float64 gives inf.
     magnitude = _up(np.abs(np.array(magnitudes, dtype=np.float64))).reshape(rows, cols)
     radius = np.array(radii, dtype=np.float64).reshape(rows, cols)
-    radius = _up(radius) if radius.any() else None
+    radius = None if exact else _up(radius)
     return BallMatrix(Fixed(ints.reshape(rows, cols), low), magnitude, radius)
 
 
