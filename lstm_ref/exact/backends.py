@@ -93,9 +93,12 @@ class MpmathBackend:
 
         return affine([(fixed(v), w) for v, w in products], biases)
 
-    def transpose_times(self, dt: np.ndarray, weight: Fixed) -> np.ndarray:
-        """dt @ W for a batch of adjoints dt (R, N) and W (N, K)."""
-        return rounded(int_matmul(to_fixed(dt), weight))
+    def transpose_times(self, pairs: list[tuple[np.ndarray, Fixed]]) -> np.ndarray:
+        """sum_k dt_k @ W_k for batches of adjoints dt_k (R, N_k) and weights W_k (N_k, K):
+        exact, rounded once."""
+        terms = [int_matmul(to_fixed(dt), weight) for dt, weight in pairs]
+        low = min(t.exp for t in terms)
+        return rounded(Fixed(sum(t.ints * (1 << (t.exp - low)) for t in terms), low))
 
     def accumulator(self, shape: tuple[int, ...]) -> ExactSum:
         """A parameter gradient's sum over steps and rows: exact, rounded once."""
@@ -196,12 +199,18 @@ class ArbBackend:
             out = out + bias.vector
         return out
 
-    def transpose_times(self, dt: np.ndarray, weight: ArbWeight) -> np.ndarray:
-        """dt @ W for a batch of adjoints dt (R, N) and W (N, K)."""
-        if weight.large:
-            return balls.to_balls(self.flint, balls.matmul(balls.ball_matrix(self.flint, dt),
-                                                           weight.matrix))
-        return self._entries(self.matrix(dt) * weight.arb_mat(self.flint))
+    def transpose_times(self, pairs: list[tuple[np.ndarray, ArbWeight]]) -> np.ndarray:
+        """sum_k dt_k @ W_k for batches of adjoints dt_k (R, N_k) and weights W_k (N_k, K);
+        large weights as one exact midpoint sum, rounded once."""
+        if all(weight.large for _, weight in pairs):
+            return balls.to_balls(self.flint, balls.add([
+                balls.matmul(balls.ball_matrix(self.flint, dt), weight.matrix)
+                for dt, weight in pairs]))
+        total = None
+        for dt, weight in pairs:
+            product = self.matrix(dt) * weight.arb_mat(self.flint)
+            total = product if total is None else total + product
+        return self._entries(total)
 
     def matrix(self, values: np.ndarray) -> Any:
         """A 2-D object array of arb as an arb_mat."""

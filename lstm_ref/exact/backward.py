@@ -196,12 +196,14 @@ def _step_backward(program: Program, step: CompiledStep, prefix: str,
             continue
         size = program.sizes[adjoint.name]
         total = seed[adjoint.name] if adjoint.name in seed else step.backend.full((rows, size), "0")
+        # The matrix terms W^T dt of every gate as one exact sum, rounded once.
+        weighted = [(adj[t.target], step.weights[t.weight]) for t in adjoint.terms
+                    if t.weight is not None]
+        if weighted:
+            total = total + step.backend.transpose_times(weighted)
         for term in adjoint.terms:
-            dt = adj[term.target]
-            if term.weight is not None:
-                total = total + step.backend.transpose_times(dt, step.weights[term.weight])
-            else:
-                total = step.evaluate(term.partial, values, scale=dt, total=total)
+            if term.weight is None:
+                total = step.evaluate(term.partial, values, scale=adj[term.target], total=total)
         adj[adjoint.name] = total
     return adj
 
