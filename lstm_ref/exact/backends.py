@@ -379,4 +379,7 @@ def compile_expression(expr: sp.Expr, backend_name: str, raw_code: bool = False,
     convert = chosen.convert
     if not arguments:  # a constant, such as df/di = -1: evaluated at the caller's precision
         return (lambda: convert(function())), names
+    if backend_name == "arb" and not raw_code:
+        # Integers print as balls and every operand is a ball: so is every result.
+        return np.frompyfunc(function, len(arguments), 1), names
     return np.frompyfunc(lambda *args: convert(function(*args)), len(arguments), 1), names
