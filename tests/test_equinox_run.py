@@ -63,6 +63,9 @@ def test_equinox_gru_built_from_canonical_params_reproduces_golden():
         h = step(jnp.asarray(x_t), h)
         ys.append(np.asarray(h))
     expected = case.expected("float32")
+    # A direct look at the mapped cell against the exact values rounded to float32; the
+    # float32 run's error over these few steps is near 1e-7, so 1e-5 only allows for
+    # float32 arithmetic. The verdict with proper bounds is the checker's (tests above).
     np.testing.assert_allclose(np.stack(ys), expected["y"], rtol=0, atol=1e-5)
     np.testing.assert_allclose(np.asarray(h), expected["h_n"][0], rtol=0, atol=1e-5)
 

@@ -143,7 +143,6 @@ def gradient_bounds(spec: Spec, params: Params, inputs: Inputs, cotangents: dict
         adj = back.step(out, "output", flat, errs, seed)
         a_top = a_top + adj["y"][0].reshape(a_top.shape)
         e_top = e_top + adj["y"][1].reshape(a_top.shape)
-    stack = spec.num_layers * spec.num_directions
     a_h = np.abs(cotangents["h_n"]).copy()
     e_h = np.zeros(a_h.shape)
     a_c = np.abs(cotangents["c_n"]).copy() if "c_n" in cotangents else None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lstm_ref.derivation.bptt import adjoints
-from lstm_ref.equations import merge_program, output_program, step_program
+from lstm_ref.equations import merge_program, output_program
 from lstm_ref.equations.program import Program
 from lstm_ref.exact.backends import backend
 from lstm_ref.exact.context import to_bits

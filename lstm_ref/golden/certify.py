@@ -136,8 +136,9 @@ class _Enclosures:
             return self._pairs[index]
         return _ball(self.balls[index])  # type: ignore[index]
 
-    def fast(self, tolerance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For balls: (r64, decided, undecided) masks found from float64 bounds alone.
+    def fast(self, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+        """For balls: the float64 rounding of the values decided from float64 bounds
+        alone (NaN elsewhere), and the mask of those found undecided.
 
         With m the float64 near the midpoint, |mid - m| and the radius bounded above
         (each one ulp up), every point of the ball rounds to m when their sum stays
@@ -160,7 +161,7 @@ class _Enclosures:
         met = usable & (rad * slack <= tolerance * size / slack)
         missed = usable & (rad / slack > tolerance * size * slack)
         self.mid, self.rad = np.where(usable, size, np.nan), rad
-        return np.where(rounds & met, m, np.nan), rounds & met, missed
+        return np.where(rounds & met, m, np.nan), missed
 
     def log2_ratio(self, index: int) -> float:
         """log2(radius / |midpoint|), roughly (for choosing the next precision)."""
@@ -187,9 +188,8 @@ def _decide(enclosures: dict[str, _Enclosures], shapes: dict[str, tuple[int, ...
         r64 = np.full(values.size, math.nan)
         pending = np.ones(values.size, dtype=bool)
         if values.balls is not None:
-            fast, decided_fast, missed = values.fast(10.0**-digits)
-            r64[decided_fast] = fast[decided_fast]
-            pending &= ~decided_fast & ~missed
+            r64, missed = values.fast(10.0**-digits)
+            pending &= np.isnan(r64) & ~missed
         ends: dict[int, tuple[tuple, tuple]] = {}
 
         def ends_of(index: int) -> tuple[tuple, tuple]:
