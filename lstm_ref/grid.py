@@ -1,4 +1,4 @@
-"""The input grid shared by bfloat16 and float16 (DESIGN.md, "One input grid for every dtype").
+"""The input grid shared by bfloat16 and float16 (docs/design.md, "One input grid for every dtype").
 
 Every generated input and weight is k * 2^-e with |k| < 256 (at most 8 significant
 bits, bfloat16's precision) and, unless zero, a magnitude in float16's normal range

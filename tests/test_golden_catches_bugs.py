@@ -1,4 +1,4 @@
-"""The standard suite catches every mistake of DESIGN.md's list of real bugs.
+"""The standard suite catches every mistake of docs/design.md's list of real bugs.
 
 Each mistake is injected into the independent float64 textbook implementation (by
 changing what it is given, or through its `mistake=` hooks). A mistake is caught when,

@@ -1,11 +1,11 @@
 """An independent float64 transcription of the equations, for cross-checking only.
 
-Written from the lecture's equations and DESIGN.md's conventions, in plain numpy;
+Written from the lecture's equations and docs/design.md's conventions, in plain numpy;
 it does not import lstm_ref's equations or evaluator. It reads parameters by their
 canonical names (a plain dict) and the options from a spec's attributes.
 
 `run(..., dtype=np.float32)` computes in float32 throughout (a correct float32
-implementation); `mistake=` injects one of the code-level mistakes of DESIGN.md's
+implementation); `mistake=` injects one of the code-level mistakes of docs/design.md's
 list (MISTAKES), for the tests that check the golden vectors catch them.
 """
 

@@ -1,6 +1,6 @@
 """Framework conventions as data: gate order, bias split, what can be expressed.
 
-One record per framework (DESIGN.md, "Framework conventions"). Gate names are the
+One record per framework (docs/design.md, "Framework conventions"). Gate names are the
 canonical ones: LSTM i, f, g (the candidate, C-tilde), o; GRU r, z, n.
 """
 

@@ -1,6 +1,6 @@
 """Diagnosis: which named mistake explains a failing implementation?
 
-Each hypothesis re-runs the exact reference with one mistake of DESIGN.md's list
+Each hypothesis re-runs the exact reference with one mistake of docs/design.md's list
 (a permuted gate order, a forget bias added, a bias dropped, ...) and asks whether
 the implementation's outputs lie within the profile's bound of that mistaken
 reference, on every output of the case.
