@@ -4,7 +4,7 @@
     lstm-ref derive CELL [--variant V ...] [--format text|unicode|latex|markdown] [--gradients]
     lstm-ref derive --write derivations/
     lstm-ref golden generate [--suite NAME] [--out DIR] [--digits N] [--certify arb|ziv-mpmath]
-    lstm-ref golden verify DIR [DIR ...]
+    lstm-ref golden verify DIR [DIR ...]      (a suite, or a folder of suites)
     lstm-ref golden show FILE
     lstm-ref check MODULE:FUNCTION --layout torch --cell lstm --dtype float32 [--profile P]
     lstm-ref check --results FILE
@@ -49,6 +49,7 @@ from lstm_ref.golden import SUITES, generate, verify
 from lstm_ref.golden.certify import METHODS
 from lstm_ref.golden.generate import DEFAULT_DIGITS, DEFAULT_METHOD, progress_bar
 from lstm_ref.golden.show import summary
+from lstm_ref.golden.verify import suite_directories
 from lstm_ref.inputs import random_inputs
 from lstm_ref.params import random_params
 from lstm_ref.spec import CELLS, DIRECTIONS, GRU_RESETS, MERGES, NONLINEARITIES, Spec
@@ -180,7 +181,9 @@ def _golden_parser(sub: argparse._SubParsersAction) -> None:
                    help="processes computing the tests (default: one per CPU)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     v = actions.add_parser("verify", help="check checksums and schema, recompute every value")
-    v.add_argument("directories", nargs="+", metavar="DIR")
+    v.add_argument("directories", nargs="+", metavar="DIR",
+                   help="a suite (a folder with manifest.json, or a suite name) or a folder "
+                   "of suites (each is verified and reported)")
     v.add_argument("--no-recompute", action="store_true", help="only checksums and schema")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
     s = actions.add_parser("show", help="a readable summary of a golden file")
@@ -195,8 +198,11 @@ def run_golden(args: argparse.Namespace) -> int:
             print(path)
         return 0
     if args.action == "verify":
+        # Every argument resolved before any recomputation: a bad one is a usage error (2).
+        suites = [directory for argument in args.directories
+                  for directory in suite_directories(argument)]
         failed = False
-        for directory in args.directories:
+        for directory in suites:
             problems = verify(directory, recompute=not args.no_recompute,
                               progress=None if args.quiet else progress_bar)
             for problem in problems:

@@ -17,6 +17,7 @@ from lstm_ref.files import sha256
 from lstm_ref.golden import CATALOGUE, FLAGS, generate, load_suite, suite, verify
 from lstm_ref.golden.format import MANIFEST, GoldenFormatError
 from lstm_ref.golden.schema import errors, schema
+from lstm_ref.golden.verify import suite_directories
 from lstm_ref.spec import ACTIVATIONS, MERGES
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -57,9 +58,11 @@ def test_generating_twice_gives_the_same_bytes(tmp_path):
         assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes()
 
 
-@pytest.mark.parametrize("name", ["smoke", "standard"])
-def test_committed_suites_verify(name):
-    assert verify(GOLDEN / name) == []
+def test_committed_suites_verify(capsys):
+    """`golden verify golden`: the folder of suites verifies each, with one report each."""
+    assert suite_directories(GOLDEN) == [GOLDEN / "smoke", GOLDEN / "standard"]
+    assert main(["golden", "verify", str(GOLDEN), "--quiet"]) == 0
+    assert capsys.readouterr().out == f"{GOLDEN / 'smoke'}: ok\n{GOLDEN / 'standard'}: ok\n"
 
 
 @pytest.mark.parametrize("name", ["smoke", "standard"])
@@ -243,6 +246,74 @@ def test_verify_command_exit_codes(copy, capsys):
     assert main(["golden", "verify", str(copy), "--quiet"]) == 1
     out = capsys.readouterr().out
     assert out.endswith(f"{copy}: FAILED, 1 problem(s)\n") and "formatVersion" in out
+
+
+def test_a_suite_named_or_given_alone_is_verified_alone(monkeypatch, capsys):
+    monkeypatch.delenv("LSTM_REF_GOLDEN", raising=False)
+    monkeypatch.chdir(Path(__file__).parent)  # no folder named smoke here: the name is looked up
+    assert suite_directories("smoke") == [GOLDEN / "smoke"]
+    assert suite_directories(GOLDEN / "smoke") == [GOLDEN / "smoke"]
+    assert main(["golden", "verify", "smoke", "--quiet", "--no-recompute"]) == 0
+    assert capsys.readouterr().out == f"{GOLDEN / 'smoke'}: ok\n"
+
+
+def test_a_folder_of_suites_reports_each_suite(copy, capsys):
+    folder = copy.parent
+    shutil.copytree(copy, folder / "twin")
+    rewrite(copy, "rnn.json", edit(lambda d: d.update(formatVersion=2)))
+    (folder / "lost-manifest").mkdir()
+    shutil.copy(copy / "gru.json", folder / "lost-manifest" / "gru.json")
+    (folder / "notes").mkdir()  # no JSON: not a suite, not reported
+    (folder / "README.txt").write_text("suites\n")
+    assert suite_directories(folder) == [folder / "lost-manifest", copy, folder / "twin"]
+    assert main(["golden", "verify", str(folder), "--quiet", "--no-recompute"]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"'{folder / 'lost-manifest'}': expected a golden suite (a folder with manifest.json) "
+        "or a folder of suites; found a folder without manifest.json and without suites, "
+        "holding gru.json",
+        f"{folder / 'lost-manifest'}: FAILED, 1 problem(s)",
+        f"{copy / 'rnn.json'}: `formatVersion` 2 is not supported; this lstm_ref reads 1: "
+        "upgrade lstm_ref or regenerate the file",
+        f"{copy}: FAILED, 1 problem(s)",
+        f"{folder / 'twin'}: ok",
+    ]
+    assert verify(folder, recompute=False) == [
+        f"'{folder / 'lost-manifest'}': expected a golden suite (a folder with manifest.json) "
+        "or a folder of suites; found a folder without manifest.json and without suites, "
+        "holding gru.json",
+        f"{copy / 'rnn.json'}: `formatVersion` 2 is not supported; this lstm_ref reads 1: "
+        "upgrade lstm_ref or regenerate the file",
+    ]
+
+
+def test_a_folder_without_suites_is_an_error_naming_it(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    expected = (f"'{empty}': expected a golden suite (a folder with manifest.json) or a folder "
+                "of suites; found an empty folder")
+    with pytest.raises(GoldenFormatError) as error:
+        suite_directories(empty)
+    assert str(error.value) == expected
+    assert verify(empty) == [expected]
+    # Checked before any recomputation: a usage error, exit status 2, nothing verified.
+    assert main(["golden", "verify", str(GOLDEN / "smoke"), str(empty), "--quiet"]) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"lstm-ref golden: error: {expected}\n")
+
+    other = tmp_path / "other"
+    for name in ["sub", "sub2"]:
+        (other / name).mkdir(parents=True)
+        (other / name / "data.json").write_text("{}")
+    for index in range(9):
+        (other / f"file{index}.txt").write_text("")
+    with pytest.raises(GoldenFormatError) as error:
+        suite_directories(other)
+    assert str(error.value) == (
+        f"'{other}': expected a golden suite (a folder with manifest.json) or a folder of "
+        "suites; found a folder without manifest.json and without suites, holding file0.txt, "
+        "file1.txt, file2.txt, file3.txt, file4.txt, file5.txt, file6.txt, file7.txt and 3 more")
+    with pytest.raises(GoldenFormatError, match="; found a file$"):
+        suite_directories(GOLDEN / "smoke" / "lstm.json")
 
 
 def test_show_command(capsys):

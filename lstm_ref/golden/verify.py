@@ -1,6 +1,11 @@
-"""Verify a golden suite: manifest checksums, schema, and recomputation at higher precision.
+"""Verify golden suites: manifest checksums, schema, and recomputation at higher precision.
 
     lstm-ref golden verify golden/standard
+    lstm-ref golden verify golden              # every suite in the folder, one report each
+
+A suite is a folder holding a manifest.json; a folder of suites holds suites as
+subfolders (and any subfolder holding JSON files is checked as a suite, so that a suite
+that lost its manifest is reported, not skipped).
 
 Every stored value is recomputed 64 bits above the highest precision its test was
 certified at (with arb balls for arb-certified files, when python-flint is installed);
@@ -25,15 +30,81 @@ from lstm_ref.golden.generate import values_at
 from lstm_ref.golden.load import GoldenCase, load_file, read_manifest, resolve
 
 MAX_PROBLEMS_PER_TEST = 5
+SHOWN_ENTRIES = 8  # of a folder that is not a suite, in its error
+
+
+def suite_directories(argument: str | Path) -> list[Path]:
+    """The suites an argument names: a suite (a folder with a manifest.json, or a suite
+    name, :func:`~lstm_ref.golden.load.resolve`), or every suite of a folder of suites.
+
+    >>> import shutil, tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for name in ("standard", "smoke"):
+    ...     (root / name).mkdir()
+    ...     _ = (root / name / MANIFEST).write_text("{}")
+    >>> [path.name for path in suite_directories(root)]
+    ['smoke', 'standard']
+    >>> suite_directories(root / "smoke") == [root / "smoke"]
+    True
+    >>> shutil.rmtree(root)
+
+    Anything else is a GoldenFormatError naming the argument, what was expected and what
+    was found; a name or path that does not exist, resolve's FileNotFoundError.
+    """
+    path = Path(argument)
+    if not path.exists():
+        return [resolve(argument)]
+    if path.is_dir() and (path / MANIFEST).is_file():
+        return [path]
+    if path.is_dir():
+        folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if any((folder / MANIFEST).is_file() for folder in folders):
+            return [folder for folder in folders
+                    if (folder / MANIFEST).is_file() or any(folder.glob("*.json"))]
+    raise _not_a_suite(path)
+
+
+def _not_a_suite(path: Path) -> GoldenFormatError:
+    """The error for a path that is neither a suite nor a folder of suites: the path,
+    what was expected, and what it holds."""
+    return GoldenFormatError(f"{str(path)!r}: expected a golden suite (a folder with "
+                             f"{MANIFEST}) or a folder of suites; found {_found(path)}")
+
+
+def _found(path: Path) -> str:
+    """What a path that is neither a suite nor a folder of suites holds, in words."""
+    if not path.is_dir():
+        return "a file"
+    entries = sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir())
+    if not entries:
+        return "an empty folder"
+    shown = ", ".join(entries[:SHOWN_ENTRIES])
+    more = f" and {len(entries) - SHOWN_ENTRIES} more" if len(entries) > SHOWN_ENTRIES else ""
+    return f"a folder without {MANIFEST} and without suites, holding {shown}{more}"
 
 
 def verify(suite: str | Path, recompute: bool = True,
            progress: Callable[[int, int, str], None] | None = None) -> list[str]:
-    """Every problem found in a suite directory, one line each naming file, case and value."""
+    """Every problem found in a suite, or in every suite of a folder of suites
+    (:func:`suite_directories`), one line each naming file, case and value."""
     try:
-        directory = resolve(suite)
-        files = read_manifest(directory)
+        directories = suite_directories(suite)
     except (GoldenFormatError, FileNotFoundError) as error:
+        return [str(error)]
+    problems = []
+    for directory in directories:
+        problems += _verify_suite(directory, recompute, progress)
+    return problems
+
+
+def _verify_suite(directory: Path, recompute: bool,
+                  progress: Callable[[int, int, str], None] | None) -> list[str]:
+    """Every problem found in one suite directory."""
+    if not (directory / MANIFEST).is_file():  # a folder of suites' subfolder with JSON files
+        return [str(_not_a_suite(directory))]
+    try:
+        files = read_manifest(directory)
+    except GoldenFormatError as error:
         return [str(error)]
     problems = []
     unlisted = sorted(p.name for p in directory.glob("*.json")
@@ -50,7 +121,7 @@ def verify(suite: str | Path, recompute: bool = True,
         for done, case in enumerate(cases):
             if progress:
                 progress(done, len(cases), case.id)
-            problems += check_case(case)
+            problems += verify_case(case)
         if progress:
             progress(len(cases), len(cases), "done")
     return problems
@@ -62,7 +133,7 @@ def _fraction(value: mpmath.mpf) -> Fraction:
     return -exact if sign else exact
 
 
-def check_case(case: GoldenCase) -> list[str]:
+def verify_case(case: GoldenCase) -> list[str]:
     """Recompute one case and compare every stored enclosure and rounding.
 
     Files certified with arb are recomputed with arb where python-flint is installed:
