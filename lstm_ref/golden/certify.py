@@ -1,13 +1,39 @@
-"""Certification of computed values: enclosures and correctly rounded values per format.
+"""Certification: an enclosure of every computed value, and its correctly rounded values.
 
-Two methods (the file records which). With python-flint (`arb`), ball arithmetic: one
-evaluation whose every value is a proven enclosure. With mpmath alone, Ziv's strategy: evaluate at a precision p and at p + 64 bits;
-the radius is the distance between the two plus 2^-(p-8) relative: agreement of two
-precisions alone proves nothing (tanh(128) rounds to 1 at both), so a tie that is
-exactly met stays undecided under this method; arb decides it. Where the enclosure [mid - rad, mid + rad] does not decide every stored
-rounding, or is wider than the requested digits, the evaluation is repeated at twice
-the precision, up to a cap; values still undecided there are flagged, never guessed.
-This is a heuristic certificate (two precisions agree), not a proof; the file says so.
+:func:`certify` evaluates one case at rising precision until every value is decided,
+by one of two methods; the golden file records which, and the precisions it took.
+
+- ``arb``: ball arithmetic with python-flint. One evaluation on arb balls, each of
+  which provably encloses the exact value: a rigorous certificate. A comparison that a
+  ball cannot decide (at the kink of a piecewise activation) raises
+  :class:`~lstm_ref.exact.backends.Undecidable`; the case is evaluated again at twice
+  the precision, and the error is raised once `max_bits` is reached.
+- ``ziv-mpmath``: Ziv's strategy, with mpmath alone. Each value is evaluated at a
+  precision p and at p + 64 bits; the midpoint is the second value, the radius the
+  distance between the two plus 2^-(p+56) of the midpoint (8 bits of slack below the
+  higher precision). The slack is needed because two precisions can agree on a rounded
+  value (tanh(128) is 1 at both), so agreement alone proves nothing. A heuristic
+  certificate, not a proof; the file says so.
+
+A value is decided when its enclosure [mid - rad, mid + rad] is narrower than the
+requested digits (rad <= 10^-digits |mid|) and both its ends round to the same value in
+every format (float64, float32, float16, bfloat16; round to nearest, ties to even).
+Each stored rounding is therefore the rounding of the enclosure itself, never of a
+float64 value rounded again: a narrower format is rounded from the float64 result only
+where that provably gives the same answer, and where the float64 result is a rounding
+boundary of that format, both ends are rounded exactly. Most arb balls are decided from
+float64 bounds alone (`_Enclosures.fast`); the rest exactly.
+
+The first precision is ceil(digits * log2(10)) + 64 bits. While a value is undecided the
+precision at least doubles, and rises further when the undecided values' radii show more
+bits missing (long recurrences lose bits to ball arithmetic's wrapping effect), up to
+`max_bits` (default 8 times the first). Values still undecided there are listed and get
+no rounding: never guessed.
+
+The stored midpoints are decimal strings of `digits` significant digits; each stored
+radius is the binary radius plus the exact distance from the decimal midpoint to the
+binary one, rounded up (:func:`decimal_radius`), so the decimal enclosure contains the
+binary one.
 """
 
 from __future__ import annotations
