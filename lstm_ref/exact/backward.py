@@ -5,26 +5,29 @@ The backward pass evaluates the adjoint terms the derivation prints
 t = sum W v + b sends W^T dt to each v and accumulates dt v^T into W and dt into b;
 an elementwise equation sends dt * (d t / d operand) to each operand, with the
 partials SymPy derived (:mod:`lstm_ref.derivation.partials`). Variable
-lengths, directions, merges, layers and the output layer follow the forward pass.
+lengths, directions, merges and layers follow the stack's schedule
+(:mod:`lstm_ref.exact.schedule`), backward.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from lstm_ref.derivation.bptt import adjoints
-from lstm_ref.equations import merge_program, output_program
+from lstm_ref.equations import output_program
 from lstm_ref.equations.program import Program
 from lstm_ref.exact.backends import backend
 from lstm_ref.exact.context import to_bits
 from lstm_ref.exact.forward import Tape, run_forward, validated
 from lstm_ref.exact.result import ForwardResult, MPArray
+from lstm_ref.exact.schedule import Run, Schedule, Step, backward_pass
 from lstm_ref.exact.step import CompiledStep
 from lstm_ref.inputs import Inputs
-from lstm_ref.params import Params, as_real_array, layer_prefix
+from lstm_ref.params import Params, as_real_array
 from lstm_ref.spec import Spec
 
 COTANGENTS = ("y", "h_n", "c_n", "y_out")
@@ -107,71 +110,52 @@ def _cotangents(result: ForwardResult, given: Mapping[str, object], arithmetic: 
     return cot
 
 
+class _ExactBackward:
+    """The exact rule of the backward pass: each step's adjoint terms, on the forward trace."""
+
+    def __init__(self, tape: Tape, grads: dict[str, Any], arithmetic: str) -> None:
+        self.tape, self.grads = tape, grads
+        self.backend = backend(arithmetic)
+        self.arithmetic = arithmetic
+
+    def zeros(self, shape: tuple[int, ...]) -> np.ndarray:
+        return self.backend.full(shape, "0")
+
+    def step(self, run: Run, step: Step, seeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        values = {name: array[step.at] for name, array in self.tape.stack.traces[run.key].items()}
+        return _step_backward(run.program, self.tape.compiled[run.key], run.prefix, values, seeds,
+                              self.grads)
+
+    def carried(self, run: Run, adjoint: np.ndarray) -> np.ndarray:
+        return adjoint
+
+    def split(self, program: Program, layer: int, adj: np.ndarray) -> list[np.ndarray]:
+        values = {"y_fwd": self.tape.stack.outputs[(layer, "forward")],
+                  "y_bwd": self.tape.stack.outputs[(layer, "reverse")]}
+        split = _pointwise_backward(program, None, "", values, adj, self.grads, self.arithmetic)
+        return [split["y_fwd"], split["y_bwd"]]
+
+
 def _backward(spec: Spec, params: Params, inputs: Inputs, result: ForwardResult, tape: Tape,
               cot: dict[str, np.ndarray], arithmetic: str) -> Gradients:
     chosen = backend(arithmetic)
-    lens = [int(n) for n in inputs.seq_lens]
+    schedule = Schedule(spec, inputs.seq_lens)
     grads = {name: chosen.accumulator(array.shape) for name, array in params.items()}
     adj_top = cot["y"].copy()
     out = output_program(spec)
     if out is not None:
         adj_out = cot["y_out"].copy()
-        if spec.padded_outputs == "zero":
-            zero = chosen.full((), "0")[()]
-            for b, n in enumerate(lens):
-                adj_out[n:, b] = zero
-        adj_top += _pointwise_backward(out, params, "output", {"y": tape.layer_inputs[-1]},
+        schedule.zero_padding(adj_out, chosen.full((), "0")[()])
+        adj_top += _pointwise_backward(out, params, "output", {"y": tape.stack.y},
                                        adj_out, grads, arithmetic)["y"]
     adj_h0, adj_c0 = cot["h_n"].copy(), None if result.c_n is None else cot["c_n"].copy()
-    for layer in reversed(range(spec.num_layers)):
-        adj_dirs = _merge_backward(spec, layer, tape, adj_top, grads, arithmetic)
-        adj_input = chosen.full(tape.layer_inputs[layer].shape, "0")
-        for d, direction in enumerate(spec.directions):
-            index = layer * spec.num_directions + d
-            adj_y = adj_dirs[d]
-            if spec.padded_outputs == "carry" and direction == "forward":
-                for b, n in enumerate(lens):  # padded outputs repeat the last valid one
-                    if n:
-                        adj_y[n - 1, b] += adj_y[n:, b].sum(axis=0)
-            states = {"h_prev": adj_h0[index]}
-            if adj_c0 is not None:
-                states["c_prev"] = adj_c0[index]
-            adj_x = _direction_backward(
-                spec, layer, direction, tape.compiled[(layer, direction)],
-                tape.steps[(layer, direction)], adj_y, states, lens, grads,
-            )
-            adj_input += adj_x
-            adj_h0[index] = states["h_prev"]
-            if adj_c0 is not None:
-                adj_c0[index] = states["c_prev"]
-        adj_top = adj_input
+    rule = _ExactBackward(tape, grads, arithmetic)
+    shapes = [array.shape for array in tape.stack.layer_inputs]
+    adj_x = backward_pass(schedule, rule, adj_top, adj_h0, adj_c0, shapes)
     return Gradients(
-        MPArray(adj_top), MPArray(adj_h0), None if adj_c0 is None else MPArray(adj_c0),
+        MPArray(adj_x), MPArray(adj_h0), None if adj_c0 is None else MPArray(adj_c0),
         {name: MPArray(g.value()) for name, g in grads.items()}, result,
     )
-
-
-def _direction_backward(spec, layer, direction, step, steps, adj_y, states, lens, grads):  # type: ignore[no-untyped-def]
-    """Backpropagate one direction of one layer over each sequence's valid prefix.
-
-    `states` holds the adjoints of the final states; it is updated in place to those
-    of the initial states. Returns the adjoint of the layer input (T, B, I_l).
-    """
-    program = step.program
-    prefix = layer_prefix(layer, direction)
-    reverse = direction == "reverse"
-    adj_x = step.backend.full(steps["x"].shape, "0")
-    for k in reversed(range(max(lens, default=0))):
-        rows = [b for b in range(len(lens)) if k < lens[b]]
-        times = [lens[b] - 1 - k if reverse else k for b in rows]
-        values = {name: array[times, rows] for name, array in steps.items()}
-        seed = {new: states[previous][rows] for previous, new in program.states}
-        seed[program.output] = seed[program.output] + adj_y[times, rows]
-        adj = _step_backward(program, step, prefix, values, seed, grads)
-        for previous, _ in program.states:
-            states[previous][rows] = adj[previous]
-        adj_x[times, rows] = adj["x"]
-    return adj_x
 
 
 def _step_backward(program: Program, step: CompiledStep, prefix: str,
@@ -206,24 +190,6 @@ def _step_backward(program: Program, step: CompiledStep, prefix: str,
                 total = step.evaluate(term.partial, values, scale=adj[term.target], total=total)
         adj[adjoint.name] = total
     return adj
-
-
-def _merge_backward(spec: Spec, layer: int, tape: Tape, adj: np.ndarray,
-                    grads: dict[str, np.ndarray], arithmetic: str) -> list[np.ndarray]:
-    """Split the adjoint of a layer's merged output into its directions'."""
-    if spec.num_directions == 1:
-        return [adj]
-    if spec.merge == "concat":
-        size = spec.h_out
-        return [adj[..., :size].copy(), adj[..., size:].copy()]
-    if spec.merge == "none":
-        return [adj[:, :, 0].copy(), adj[:, :, 1].copy()]
-    program = merge_program(spec)
-    assert program is not None, spec.merge
-    values = {"y_fwd": tape.direction_outputs[(layer, "forward")],
-              "y_bwd": tape.direction_outputs[(layer, "reverse")]}
-    split = _pointwise_backward(program, None, "", values, adj, grads, arithmetic)
-    return [split["y_fwd"], split["y_bwd"]]
 
 
 def _pointwise_backward(program: Program, params: Params | None, prefix: str,

@@ -1,0 +1,296 @@
+"""The propagation rules of the tolerance model, forward and backward, for one step.
+
+Every rule is here once; :mod:`lstm_ref.checker.bounds` (outputs) and
+:mod:`lstm_ref.checker.gradient_bounds` (gradients) run them over the stack's schedule.
+docs/tolerances.md derives each rule.
+
+Forward, the bound e(v) of each quantity v of a step:
+
+- affine, t = sum_k W_k v_k + b (n terms):
+  e(t) = |W| e(v)  +  (gamma_n(u_acc) + u_op) (|W| |v| + |b|)  +  tiny_c,
+  gamma_n(u) = n u / (1 - n u) (Higham), u_op the rounding of operands read in a
+  coarser format than they are stored in (TF32);
+- elementwise, t = F(v_1, ..., v_k):
+  e(t) = max over the corners v_i +- e(v_i) of |F(corner) - F(v)|
+         + (ops(F) + a ulps(F)) u_c (|t| + max_i |v_i|) + tiny_c,
+  which follows F through its kinks (relu, clips, hard sigmoid) and its curvature;
+- a state or output stored in a coarser format: e += u_s |t| + tiny_s.
+
+Backward, for every adjoint dv its magnitude A(v) (the sum of its terms' magnitudes)
+and a bound E(v) of its error:
+
+- a term W^T dt:      A += |dt| |W|,    E += E(dt) |W| + gamma_n(u_acc) |dt| |W|;
+- a term dt * P, with P a partial derivative evaluated on the implementation's forward
+  values, which differ from the exact ones by the forward bounds: with dP the largest
+  change of P over the corners of those bounds,
+                      A += |dt| |P|,    E += E(dt) (|P| + dP) + |dt| dP
+                                             + (ops(P) + 1) u_c |dt| (|P| + dP);
+- the sum of k terms adds gamma_k(u_c) A; an adjoint carried between steps in a coarser
+  storage format adds u_s A + tiny_s;
+- a parameter's gradient sums dt v^T (or dt P, or dt) over every valid step and row,
+  with the forward error of v and gamma_n(u_acc) over that many terms.
+
+The bound a correct implementation cannot exceed is SAFETY times e (or E).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from lstm_ref.checker.profiles import Profile
+from lstm_ref.derivation.bptt import adjoints
+from lstm_ref.equations.activations import sigmoid, softplus
+from lstm_ref.equations.program import Program
+
+SAFETY = 2.0
+ACTIVATIONS = (sigmoid, softplus, sp.tanh, sp.exp)
+NUMPY_FUNCTIONS = {
+    "sigmoid": lambda x: 0.5 * (1.0 + np.tanh(0.5 * x)),
+    "softplus": lambda x: np.logaddexp(0.0, x),
+}
+
+Arrays = Mapping[str, np.ndarray]
+
+
+def gamma(n: float, u: float) -> float:
+    """Higham's gamma_n = n u / (1 - n u): the relative error of a sum of n terms."""
+    return n * u / (1 - n * u)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """An elementwise expression in float64 numpy, its operands by name, and its
+    operation and activation counts (for the rounding terms)."""
+
+    function: Callable[..., Any]
+    names: tuple[str, ...]
+    operations: int
+    activations: int
+
+
+@lru_cache(maxsize=4096)
+def compiled(expr: sp.Expr) -> Compiled:
+    names = tuple(sorted(s.name for s in expr.free_symbols))
+    function = sp.lambdify([sp.Symbol(n, real=True) for n in names], expr,
+                           modules=[NUMPY_FUNCTIONS, "numpy"])
+    activations = sum(len(expr.atoms(f)) for f in ACTIVATIONS)
+    return Compiled(function, names, int(sp.count_ops(expr)), activations)
+
+
+def evaluate(expr: sp.Expr, values: Arrays) -> np.ndarray:
+    """An elementwise expression in float64 on named arrays."""
+    code = compiled(expr)
+    return np.asarray(code.function(*[values[n] for n in code.names]), dtype=float)
+
+
+def evaluate_program(program: Program, params: Arrays, values: dict[str, np.ndarray]) -> None:
+    """Every target of a stateless program (the output layer), in float64, added to
+    `values` (rows x n), to take the corners of its elementwise equations around."""
+    for eq in program.equations:
+        if eq.is_affine:
+            products, biases = eq.affine_terms()
+            values[eq.target] = sum(values[v] @ params[w].T for w, v in products) + sum(
+                params[b] for b in biases)
+        else:
+            values[eq.target] = evaluate(eq.rhs, {**params, **values})
+
+
+def corners(expr: sp.Expr, values: Arrays, errors: Arrays, params: Arrays
+            ) -> tuple[np.ndarray, np.ndarray, Compiled]:
+    """F at the values, the largest change of F over the corners v_i +- e(v_i) of its
+    operands' bounds, and F's compiled form."""
+    code = compiled(expr)
+    args = [values[n] if n in values else params[n] for n in code.names]
+    center = np.asarray(code.function(*args), dtype=float)
+    moving = [i for i, n in enumerate(code.names) if n in errors and np.any(errors[n])]
+    spread = np.zeros(np.broadcast(*args).shape) if args else np.zeros(())
+    for signs in itertools.product((-1.0, 1.0), repeat=len(moving)):
+        corner = list(args)
+        for i, sign in zip(moving, signs):
+            corner[i] = args[i] + sign * errors[code.names[i]]
+        spread = np.maximum(spread, np.abs(np.asarray(code.function(*corner)) - center))
+    return center, spread, code
+
+
+class Bound:
+    """An adjoint's magnitude A and error bound E, indexed, added and copied together
+    (so the schedule can carry them like any other array)."""
+
+    __slots__ = ("magnitude", "error")
+
+    def __init__(self, magnitude: np.ndarray, error: np.ndarray) -> None:
+        self.magnitude, self.error = magnitude, error
+
+    @classmethod
+    def zeros(cls, shape: tuple[int, ...]) -> Bound:
+        return cls(np.zeros(shape), np.zeros(shape))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.magnitude.shape
+
+    def __getitem__(self, index: Any) -> Bound:
+        return Bound(self.magnitude[index], self.error[index])
+
+    def __setitem__(self, index: Any, value: Bound) -> None:
+        self.magnitude[index] = value.magnitude
+        self.error[index] = value.error
+
+    def __add__(self, other: Bound) -> Bound:
+        return Bound(self.magnitude + other.magnitude, self.error + other.error)
+
+    def __iadd__(self, other: Bound) -> Bound:
+        self.magnitude += other.magnitude
+        self.error += other.error
+        return self
+
+    def copy(self) -> Bound:
+        return Bound(self.magnitude.copy(), self.error.copy())
+
+    def sum(self, axis: int) -> Bound:
+        return Bound(self.magnitude.sum(axis=axis), self.error.sum(axis=axis))
+
+    def reshape(self, *shape: int) -> Bound:
+        return Bound(self.magnitude.reshape(*shape), self.error.reshape(*shape))
+
+
+@dataclass
+class ParameterSums:
+    """A parameter gradient's magnitude, error and number of summed terms, over every
+    step and row that contributes to it."""
+
+    magnitude: dict[str, np.ndarray] = field(default_factory=dict)
+    error: dict[str, np.ndarray] = field(default_factory=dict)
+    terms: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, params: Arrays) -> ParameterSums:
+        return cls({n: np.zeros(v.shape) for n, v in params.items()},
+                   {n: np.zeros(v.shape) for n, v in params.items()},
+                   {n: 0 for n in params})
+
+
+class Rules:
+    """The propagation rules under one compute profile (see the module docstring)."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        flush = profile.flush_subnormals
+        self.u_acc = profile.format("accumulation").unit
+        self.u_c = profile.format("compute").unit
+        self.tiny_c = profile.format("compute").tiny(flush)
+        storage, operands = profile.format("storage"), profile.format("operands")
+        self.u_s, self.tiny_s = storage.unit, storage.tiny(flush)
+        # Operands read in a coarser format than they are stored in are rounded again.
+        self.u_op = operands.unit if operands.precision < storage.precision else 0.0
+        self.store = storage.precision < profile.format("compute").precision
+
+    # forward
+
+    def stored(self, value: np.ndarray, error: np.ndarray) -> np.ndarray:
+        """A value's bound once it is stored in the storage format."""
+        if not self.store:
+            return error
+        return error + self.u_s * np.abs(value) + self.tiny_s
+
+    def step(self, program: Program, params: Arrays, values: Arrays,
+             errors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Bounds of every target of one step, given the bounds of its inputs."""
+        out = dict(errors)
+        for eq in program.equations:
+            if eq.is_affine:
+                products, biases = eq.affine_terms()
+                terms = sum(params[w].shape[1] for w, _ in products) + len(biases)
+                growth = gamma(terms, self.u_acc)
+                propagated = sum(out[v] @ np.abs(params[w]).T for w, v in products)
+                magnitude = sum(np.abs(values[v]) @ np.abs(params[w]).T for w, v in products)
+                magnitude = magnitude + sum(np.abs(params[b]) for b in biases)
+                out[eq.target] = propagated + (growth + self.u_op) * magnitude + self.tiny_c
+            else:
+                out[eq.target] = self.elementwise(eq.rhs, values, out, params)
+        return out
+
+    def elementwise(self, expr: sp.Expr, values: Arrays, errors: Arrays,
+                    params: Arrays) -> np.ndarray:
+        """The bound of F(v_1, ..., v_k): its spread over the corners, and its rounding."""
+        center, spread, code = corners(expr, values, errors, params)
+        args = [values[n] if n in values else params[n] for n in code.names]
+        scale = np.abs(center) + (np.max(np.abs(np.stack(np.broadcast_arrays(*args))), axis=0)
+                                  if args else 0.0)
+        ulps = code.operations + self.profile.activation_ulps * code.activations
+        return spread + ulps * self.u_c * scale + self.tiny_c
+
+    # backward
+
+    def partial(self, expr: sp.Expr, values: Arrays, errors: Arrays, params: Arrays
+                ) -> tuple[np.ndarray, np.ndarray, int]:
+        """|P|, the spread dP of P over the corners of the forward bounds, ops(P)."""
+        center, spread, code = corners(expr, values, errors, params)
+        return np.abs(center), spread, code.operations
+
+    def carried(self, adjoint: Bound) -> Bound:
+        """An adjoint carried between steps in the storage format."""
+        return Bound(adjoint.magnitude, self.stored_adjoint(adjoint))
+
+    def stored_adjoint(self, adjoint: Bound) -> np.ndarray:
+        a, e = adjoint.magnitude, adjoint.error
+        return e + (self.u_s * a + self.tiny_s if self.store else 0.0)
+
+    def adjoints(self, program: Program, params: Arrays, prefix: str, values: Arrays,
+                 errors: Arrays, seeds: Mapping[str, Bound], sums: ParameterSums
+                 ) -> dict[str, Bound]:
+        """Magnitudes and error bounds of every adjoint of one step (rows of a batch);
+        the parameters' gradient terms are added into `sums`."""
+        rows = next(iter(values.values())).shape[0]
+        out: dict[str, Bound] = {}
+        for adjoint in adjoints(program):
+            if adjoint.is_parameter:
+                key = f"{prefix}.{adjoint.name}"
+                for term in adjoint.terms:
+                    a_t, e_t = out[term.target].magnitude, out[term.target].error
+                    if term.vector is not None:
+                        v = values[term.vector]
+                        sums.magnitude[key] += a_t.T @ np.abs(v)
+                        sums.error[key] += e_t.T @ np.abs(v) + a_t.T @ errors.get(term.vector,
+                                                                                  0 * v)
+                    elif term.partial is not None:
+                        p, dp, ops = self.partial(term.partial, values, errors, params)
+                        sums.magnitude[key] += (a_t * p).sum(axis=0)
+                        sums.error[key] += (e_t * (p + dp) + a_t * dp
+                                            + (ops + 1) * self.u_c * a_t * (p + dp)).sum(axis=0)
+                    else:
+                        sums.magnitude[key] += a_t.sum(axis=0)
+                        sums.error[key] += e_t.sum(axis=0)
+                sums.terms[key] += rows
+                continue
+            size = program.sizes[adjoint.name]
+            seed = seeds.get(adjoint.name, Bound.zeros((rows, size)))
+            a_v, e_v = seed.magnitude, seed.error
+            count = len(adjoint.terms) + (adjoint.name in seeds)
+            for term in adjoint.terms:
+                a_t, e_t = out[term.target].magnitude, out[term.target].error
+                if term.weight is not None:
+                    w = np.abs(params[term.weight])
+                    growth = gamma(w.shape[0], self.u_acc)
+                    a_v = a_v + a_t @ w
+                    e_v = e_v + e_t @ w + growth * (a_t @ w)
+                else:
+                    p, dp, ops = self.partial(term.partial, values, errors, params)
+                    a_v = a_v + a_t * p
+                    e_v = e_v + e_t * (p + dp) + a_t * dp + (ops + 1) * self.u_c * a_t * (p + dp)
+            e_v = e_v + gamma(max(count - 1, 0), self.u_c) * a_v
+            out[adjoint.name] = Bound(a_v, e_v)
+        return out
+
+    def parameter_bound(self, sums: ParameterSums, name: str) -> Bound:
+        """A parameter gradient's bound: its terms' errors and their sum's rounding."""
+        growth = gamma(max(sums.terms[name], 1), self.u_acc)
+        magnitude = sums.magnitude[name]
+        return Bound(magnitude, sums.error[name] + growth * magnitude)
