@@ -207,7 +207,8 @@ def run_golden(args: argparse.Namespace) -> int:
                               progress=None if args.quiet else progress_bar)
             for problem in problems:
                 print(problem)
-            print(f"{directory}: {'FAILED, ' + str(len(problems)) + ' problem(s)' if problems else 'ok'}")
+            verdict = f"FAILED, {len(problems)} problem(s)" if problems else "ok"
+            print(f"{directory}: {verdict}")
             failed = failed or bool(problems)
         return 1 if failed else 0
     print(summary(Path(args.file)), end="")

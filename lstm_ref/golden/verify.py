@@ -16,9 +16,9 @@ narrower than the stated digits, and null roundings must be exactly the undecide
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import importlib.util
 import math
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -189,7 +189,7 @@ def _ends(value: object) -> tuple[Fraction, Fraction]:
     if hasattr(value, "rad"):
         low, high = ball_ends(value)
         return _fraction(low), _fraction(high)
-    exact = _fraction(value)  # type: ignore[arg-type]
+    exact = _fraction(value)
     return exact, exact
 
 
