@@ -92,5 +92,5 @@ def test_one_change_of_the_schedule_changes_all_four_walkers(monkeypatch):
         original(self, spec, [4] * len(seq_lens))
 
     monkeypatch.setattr(Schedule, "__init__", ignoring_lengths)
-    for got, want in zip(everything(short), expected):
+    for got, want in zip(everything(short), expected, strict=True):
         assert np.array_equal(got, want)

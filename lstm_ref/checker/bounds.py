@@ -83,7 +83,7 @@ class _ForwardBounds:
     def carried(self, run: Run, step: Step, name: str, value: np.ndarray) -> np.ndarray:
         return self.rules.stored(self.exact.traces[run.key][name][step.at], value)
 
-    def merged(self, program: Program, layer: int, fwd: np.ndarray, bwd: np.ndarray
+    def merged(self, layer: int, program: Program, fwd: np.ndarray, bwd: np.ndarray
                ) -> np.ndarray:
         values = {"y_fwd": self.exact.outputs[(layer, "forward")],
                   "y_bwd": self.exact.outputs[(layer, "reverse")]}

@@ -41,7 +41,7 @@ class _GradientBounds:
     def carried(self, run: Run, adjoint: Bound) -> Bound:
         return self.rules.carried(adjoint)
 
-    def split(self, program: Program, layer: int, adj: Bound) -> list[Bound]:
+    def split(self, layer: int, program: Program, adj: Bound) -> list[Bound]:
         shape = adj.shape
         flat = (-1, shape[-1])
         values = {name: self.tape.exact.outputs[(layer, direction)].reshape(flat)

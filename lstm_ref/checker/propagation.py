@@ -113,7 +113,7 @@ def corners(expr: sp.Expr, values: Arrays, errors: Arrays, params: Arrays
     spread = np.zeros(np.broadcast(*args).shape) if args else np.zeros(())
     for signs in itertools.product((-1.0, 1.0), repeat=len(moving)):
         corner = list(args)
-        for i, sign in zip(moving, signs):
+        for i, sign in zip(moving, signs, strict=True):
             corner[i] = args[i] + sign * errors[code.names[i]]
         spread = np.maximum(spread, np.abs(np.asarray(code.function(*corner)) - center))
     return center, spread, code

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from lstm_ref.derivation.bptt import adjoints
 from lstm_ref.equations import output_program
 from lstm_ref.equations.program import Program
-from lstm_ref.exact.backends import backend
+from lstm_ref.exact.backends import Accumulator, backend
 from lstm_ref.exact.context import to_bits
 from lstm_ref.exact.forward import Tape, run_forward, validated
 from lstm_ref.exact.result import ForwardResult, MPArray
@@ -113,7 +112,7 @@ def _cotangents(result: ForwardResult, given: Mapping[str, object], arithmetic: 
 class _ExactBackward:
     """The exact rule of the backward pass: each step's adjoint terms, on the forward trace."""
 
-    def __init__(self, tape: Tape, grads: dict[str, Any], arithmetic: str) -> None:
+    def __init__(self, tape: Tape, grads: dict[str, Accumulator], arithmetic: str) -> None:
         self.tape, self.grads = tape, grads
         self.backend = backend(arithmetic)
         self.arithmetic = arithmetic
@@ -129,7 +128,7 @@ class _ExactBackward:
     def carried(self, run: Run, adjoint: np.ndarray) -> np.ndarray:
         return adjoint
 
-    def split(self, program: Program, layer: int, adj: np.ndarray) -> list[np.ndarray]:
+    def split(self, layer: int, program: Program, adj: np.ndarray) -> list[np.ndarray]:
         values = {"y_fwd": self.tape.stack.outputs[(layer, "forward")],
                   "y_bwd": self.tape.stack.outputs[(layer, "reverse")]}
         split = _pointwise_backward(program, None, "", values, adj, self.grads, self.arithmetic)
@@ -160,7 +159,7 @@ def _backward(spec: Spec, params: Params, inputs: Inputs, result: ForwardResult,
 
 def _step_backward(program: Program, step: CompiledStep, prefix: str,
                    values: dict[str, np.ndarray], seed: dict[str, np.ndarray],
-                   grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+                   grads: dict[str, Accumulator]) -> dict[str, np.ndarray]:
     """Adjoints of a step's quantities from `seed` (what its targets receive from the
     next step and the loss), by the terms of :func:`~lstm_ref.derivation.bptt.adjoints`;
     parameter gradients, summed over the batch rows, are added into `grads`."""
@@ -168,15 +167,16 @@ def _step_backward(program: Program, step: CompiledStep, prefix: str,
     adj: dict[str, np.ndarray] = {}
     for adjoint in adjoints(program):
         if adjoint.is_parameter:
-            total = grads[f"{prefix}.{adjoint.name}"]
+            gradient = grads[f"{prefix}.{adjoint.name}"]
             for term in adjoint.terms:
                 dt = adj[term.target]
                 if term.vector is not None:
-                    total.add_outer(dt, values[term.vector])
+                    gradient.add_outer(dt, values[term.vector])
                 elif term.partial is not None:
-                    total.add_rows(np.asarray(step.evaluate(term.partial, values, scale=dt), dtype=object))
+                    partial = step.evaluate(term.partial, values, scale=dt)
+                    gradient.add_rows(np.asarray(partial, dtype=object))
                 else:
-                    total.add_rows(dt)
+                    gradient.add_rows(dt)
             continue
         size = program.sizes[adjoint.name]
         total = seed[adjoint.name] if adjoint.name in seed else step.backend.full((rows, size), "0")
@@ -194,7 +194,7 @@ def _step_backward(program: Program, step: CompiledStep, prefix: str,
 
 def _pointwise_backward(program: Program, params: Params | None, prefix: str,
                         inputs: dict[str, np.ndarray], adj_out: np.ndarray,
-                        grads: dict[str, np.ndarray], arithmetic: str) -> dict[str, np.ndarray]:
+                        grads: dict[str, Accumulator], arithmetic: str) -> dict[str, np.ndarray]:
     """Backward through a stateless program applied at every step (merge, output layer)."""
     steps, batch = adj_out.shape[:2]
     flat = {n: a.reshape(steps * batch, a.shape[-1]) for n, a in inputs.items()}

@@ -63,7 +63,10 @@ def validated(spec: Spec, params: object, x: object, h0: object, c0: object,
     if not isinstance(spec, Spec):
         raise TypeError(f"`spec` must be a Spec; got {type(spec).__name__}")
     if not isinstance(params, Params) or params.spec != spec:
-        params = Params(spec, params)  # type: ignore[arg-type]
+        if not isinstance(params, Mapping):
+            raise TypeError(f"`params` must be a mapping of names to arrays; got "
+                            f"{type(params).__name__}")
+        params = Params(spec, params)
     return params, validate_inputs(spec, x, h0, c0, seq_lens, force=spec.force)
 
 
@@ -98,7 +101,7 @@ class _Exact:
     def carried(self, run: Run, step: Step, name: str, value: np.ndarray) -> np.ndarray:
         return value
 
-    def merged(self, program: Program, layer: int, fwd: np.ndarray, bwd: np.ndarray
+    def merged(self, layer: int, program: Program, fwd: np.ndarray, bwd: np.ndarray
                ) -> np.ndarray:
         return pointwise(program, {}, self.arithmetic, ("y_fwd", "y_bwd"), fwd, bwd)
 
@@ -128,6 +131,6 @@ def pointwise(program: Program, params: Mapping[str, np.ndarray], arithmetic: st
               names: tuple[str, ...], *arrays: np.ndarray) -> np.ndarray:
     """Apply a program without state (a merge, the output layer) to every step at once."""
     steps, batch = arrays[0].shape[:2]
-    flat = {n: a.reshape(steps * batch, a.shape[-1]) for n, a in zip(names, arrays)}
+    flat = {n: a.reshape(steps * batch, a.shape[-1]) for n, a in zip(names, arrays, strict=True)}
     out = CompiledStep(program, params, arithmetic)(flat)[program.output]
     return out.reshape(steps, batch, out.shape[-1])

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -194,7 +195,7 @@ class ForwardRule(Protocol):
         """The new state `name` computed by a step, as the next step reads it (the
         bounds round it to the storage format)."""
 
-    def merged(self, program: Program, layer: int, fwd: Array, bwd: Array) -> Array:
+    def merged(self, layer: int, program: Program, fwd: Array, bwd: Array) -> Array:
         """A merge program applied to both directions' outputs (T, B, H_out) of a layer."""
 
 
@@ -231,8 +232,7 @@ def forward_pass(schedule: Schedule, rule: ForwardRule, x: Array, h0: Array,
             schedule.pad_outputs(run, y)
             result.outputs[run.key], result.traces[run.key] = y, trace
             outputs.append(y)
-        result.layer_inputs.append(schedule.merge(
-            outputs, lambda program, fwd, bwd: rule.merged(program, layer, fwd, bwd)))
+        result.layer_inputs.append(schedule.merge(outputs, partial(rule.merged, layer)))
     return result
 
 
@@ -278,7 +278,7 @@ class BackwardRule(Protocol):
     def carried(self, run: Run, adjoint: Array) -> Array:
         """A state's adjoint as the previous step reads it."""
 
-    def split(self, program: Program, layer: int, adj: Array) -> list[Array]:
+    def split(self, layer: int, program: Program, adj: Array) -> list[Array]:
         """A merge program's adjoints of both directions' outputs."""
 
 
@@ -289,9 +289,9 @@ def backward_pass(schedule: Schedule, rule: BackwardRule, adj_y: Array, adj_h: A
     Returns the adjoint of x. `input_shapes[l]` is layer l's input shape."""
     adj_top = adj_y
     for layer in reversed(range(schedule.spec.num_layers)):
-        parts = schedule.split(adj_top, lambda program, adj: rule.split(program, layer, adj))
+        parts = schedule.split(adj_top, partial(rule.split, layer))
         adj_input = rule.zeros(tuple(input_shapes[layer]))
-        for run, adj_out in zip(schedule.runs(layer), parts):
+        for run, adj_out in zip(schedule.runs(layer), parts, strict=True):
             schedule.pad_adjoint(run, adj_out)
             adj_input += _run_backward(schedule, rule, run, adj_out, adj_h, adj_c,
                                        tuple(input_shapes[layer]))
