@@ -38,7 +38,8 @@ def random_balls(rng: random.Random, rows: int, cols: int, radii: bool):
         mid = (rng.randint(-(1 << 100), 1 << 100), rng.randint(-160, -60))
         rad = 0
         if radii:
-            rad = rng.choice([0, (1, rng.randint(-1090, -1040)), (rng.randint(1, 1 << 29), rng.randint(-200, -100))])
+            rad = rng.choice([0, (1, rng.randint(-1090, -1040)),
+                              (rng.randint(1, 1 << 29), rng.randint(-200, -100))])
         ball = flint.arb(mid) if not rad else flint.arb(mid) + flint.arb(0, 1) * flint.arb(rad)
         out[index] = ball
         m, r = exact(ball.mid()), exact(ball.rad())
@@ -65,15 +66,15 @@ def test_products_enclose_every_point_of_the_input_balls(seed, b_radii):
         a, a_box = random_balls(rng, 3, 7, radii=True)
         if b_radii:
             b, b_box = random_balls(rng, 7, 4, radii=True)
-            b_matrix = balls.ball_matrix(flint, b)
+            b_matrix = balls.ball_matrix(b)
         else:
-            values = np.array([[rng.choice([0.0, 1.0]) * rng.uniform(-4, 4) * 2.0 ** rng.randint(-20, 10)
-                                for _ in range(4)] for _ in range(7)])
+            values = np.array([[rng.choice([0.0, 1.0]) * rng.uniform(-4, 4)
+                                * 2.0 ** rng.randint(-20, 10) for _ in range(4)] for _ in range(7)])
             b_box = np.empty(values.shape, dtype=object)
             for index, v in np.ndenumerate(values):
                 b_box[index] = (Fraction(v), Fraction(v))
-            b_matrix = balls.exact_matrix(flint, values)
-        product = balls.to_balls(flint, balls.matmul(balls.ball_matrix(flint, a), b_matrix))
+            b_matrix = balls.exact_matrix(values)
+        product = balls.to_balls(flint, balls.matmul(balls.ball_matrix(a), b_matrix))
         for i, k in np.ndindex(product.shape):
             low, high = exact_range(a_box, b_box, i, k)
             assert contains(product[i, k], low) and contains(product[i, k], high), (i, k)
@@ -90,8 +91,8 @@ def test_exact_inputs_give_the_correctly_rounded_midpoint_and_its_error():
         a = np.array([[1 / 3, 2.0**-40], [5.0, -7.25]])
         w = np.array([[3.0, 1.0], [2.0**30, -1.0]])
         bias = balls.to_fixed(np.array([2.0**-60, 1.0]))
-        product = balls.to_balls(flint, balls.matmul(balls.exact_matrix(flint, a),
-                                                     balls.exact_matrix(flint, w)), [bias])
+        product = balls.to_balls(flint, balls.matmul(balls.exact_matrix(a),
+                                                     balls.exact_matrix(w)), [bias])
         for i, k in np.ndindex(2, 2):
             want = sum(Fraction(a[i, j]) * Fraction(w[j, k]) for j in range(2)) + Fraction(float(
                 [2.0**-60, 1.0][k]))
@@ -103,4 +104,4 @@ def test_exact_inputs_give_the_correctly_rounded_midpoint_and_its_error():
 
 def test_a_nan_ball_is_refused():
     with pytest.raises(ArithmeticError, match="NaN"):
-        balls.ball_matrix(flint, np.array([[flint.arb("nan")]], dtype=object))
+        balls.ball_matrix(np.array([[flint.arb("nan")]], dtype=object))

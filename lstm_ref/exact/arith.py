@@ -33,7 +33,7 @@ def to_mpf(values: np.ndarray) -> np.ndarray:
     if values.dtype == object:
         return values.copy()
     out = np.empty(values.shape, dtype=object)
-    out.flat = [mpmath.mpf(float(v)) for v in values.flat]
+    out.flat[:] = [mpmath.mpf(float(v)) for v in values.flat]
     return out
 
 
@@ -46,7 +46,7 @@ def to_fixed(values: np.ndarray) -> Fixed:
     exps = [exp for _, man, exp, _ in parts if man]
     low = min(exps, default=0)
     ints = np.empty(values.shape, dtype=object)
-    ints.flat = [(-man if sign else man) << (exp - low) for sign, man, exp, _ in parts]
+    ints.flat[:] = [(-man if sign else man) << (exp - low) for sign, man, exp, _ in parts]
     return Fixed(ints, low)
 
 
@@ -164,7 +164,7 @@ def rounded(fixed: Fixed) -> np.ndarray:
     """An exact array rounded, once per element, to the working precision (mpf objects)."""
     prec, low, make = mpmath.mp.prec, fixed.exp, mpmath.mp.make_mpf
     out = np.empty(fixed.ints.shape, dtype=object)
-    out.flat = [make(from_man_exp(int(m), low, prec, round_nearest)) for m in fixed.ints.flat]
+    out.flat[:] = [make(from_man_exp(int(m), low, prec, round_nearest)) for m in fixed.ints.flat]
     return out
 
 

@@ -14,11 +14,11 @@ which each backend binds to its own functions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from functools import lru_cache
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from functools import cache, lru_cache
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import mpmath
 import numpy as np
@@ -26,9 +26,79 @@ import sympy as sp
 from sympy.printing.precedence import precedence
 from sympy.printing.pycode import MpmathPrinter
 
-from lstm_ref.exact.arith import ExactSum, Fixed, affine, int_matmul, rounded, to_fixed, to_mpf
 from lstm_ref.exact import balls
+from lstm_ref.exact.arith import ExactSum, Fixed, affine, int_matmul, rounded, to_fixed, to_mpf
 from lstm_ref.exact.libmp_code import compile_raw
+
+WeightT = TypeVar("WeightT")
+
+# `affine`'s cache for one step: each vector's converted form, keyed by the vector's id
+# (with the vector itself, whose reference keeps the id valid).
+AffineCache = dict[Hashable, tuple[np.ndarray, Any]]
+
+
+class Accumulator(Protocol):
+    """A parameter gradient's sum over steps and rows, rounded when read
+    (:class:`~lstm_ref.exact.arith.ExactSum`, :class:`BallSum`)."""
+
+    def add_outer(self, dt: np.ndarray, v: np.ndarray) -> None:
+        """Add dt^T v for a batch of rows: dt (R, N), v (R, K)."""
+        ...
+
+    def add_rows(self, values: np.ndarray) -> None:
+        """Add the sum over rows of `values` (R, N)."""
+        ...
+
+    def value(self) -> np.ndarray:
+        """The sum so far."""
+        ...
+
+
+class Backend(Protocol[WeightT]):
+    """An arithmetic the evaluator runs in: what lstm_ref.exact.forward, backward and step
+    ask of it. Values are object arrays of the backend's numbers (mpf, arb balls);
+    `WeightT` is its form of a parameter used in matrix products, which :meth:`weight`
+    makes and :meth:`affine` and :meth:`transpose_times` take back.
+    """
+
+    name: str
+
+    def precision(self, bits: int) -> AbstractContextManager[int]:
+        """Run a block at a working precision of `bits`; yields it."""
+        ...
+
+    def vector(self, values: np.ndarray) -> np.ndarray:
+        """float64 values (or the backend's numbers) as an object array of its numbers."""
+        ...
+
+    def weight(self, values: np.ndarray) -> WeightT:
+        """A float64 parameter in the form its matrix products take."""
+        ...
+
+    def affine(self, products: list[tuple[np.ndarray, WeightT]], biases: list[WeightT],
+               cache: AffineCache | None = None) -> np.ndarray:
+        """sum_k V_k @ W_k^T plus the biases, for batches of vectors V_k (B, K_k)."""
+        ...
+
+    def transpose_times(self, pairs: list[tuple[np.ndarray, WeightT]]) -> np.ndarray:
+        """sum_k dt_k @ W_k for batches of adjoints dt_k (R, N_k) and weights W_k (N_k, K)."""
+        ...
+
+    def accumulator(self, shape: tuple[int, ...]) -> Accumulator:
+        """An empty sum of parameter gradient terms of that shape."""
+        ...
+
+    def full(self, shape: tuple[int, ...], value: str) -> np.ndarray:
+        """An object array of one value ("0", "nan", ...)."""
+        ...
+
+    def namespace(self) -> dict[str, Any]:
+        """The functions the compiled expressions call (mpmath.exp, _compare, ...)."""
+        ...
+
+    def convert(self, value: Any) -> Any:
+        """A compiled expression's result as one of the backend's numbers."""
+        ...
 
 
 class Undecidable(ArithmeticError):
@@ -64,7 +134,7 @@ _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 _NEGATION = {">": "<=", ">=": "<", "<": ">=", "<=": ">"}
 
 
-class MpmathBackend:
+class MpmathBackend(Backend[Fixed]):
     """mpf values; exact integer matrix products rounded once to the working precision."""
 
     name = "mpmath"
@@ -81,14 +151,14 @@ class MpmathBackend:
         return to_fixed(np.asarray(values))
 
     def affine(self, products: list[tuple[np.ndarray, Fixed]], biases: list[Fixed],
-               cache: dict[int, tuple[np.ndarray, Fixed]] | None = None) -> np.ndarray:
+               cache: AffineCache | None = None) -> np.ndarray:
         """The affine sum; `cache` keeps the integer form of each vector for the step
         (x and h_{t-1} feed every gate)."""
         cache = {} if cache is None else cache
 
         def fixed(values: np.ndarray) -> Fixed:
-            if id(values) not in cache:
-                cache[id(values)] = (values, to_fixed(values))  # holding `values` keeps the id valid
+            if id(values) not in cache:  # holding `values` keeps the id valid
+                cache[id(values)] = (values, to_fixed(values))
             return cache[id(values)][1]
 
         return affine([(fixed(v), w) for v, w in products], biases)
@@ -98,7 +168,8 @@ class MpmathBackend:
         exact, rounded once."""
         terms = [int_matmul(to_fixed(dt), weight) for dt, weight in pairs]
         low = min(t.exp for t in terms)
-        return rounded(Fixed(sum(t.ints * (1 << (t.exp - low)) for t in terms), low))
+        total = np.asarray(sum(t.ints * (1 << (t.exp - low)) for t in terms), dtype=object)
+        return rounded(Fixed(total, low))
 
     def accumulator(self, shape: tuple[int, ...]) -> ExactSum:
         """A parameter gradient's sum over steps and rows: exact, rounded once."""
@@ -122,7 +193,7 @@ class MpmathBackend:
         return value if type(value) is mpmath.mpf else mpmath.mpf(value)
 
 
-class ArbBackend:
+class ArbBackend(Backend["ArbWeight"]):
     """python-flint arb balls: rigorous enclosures of every value."""
 
     name = "arb"
@@ -150,22 +221,23 @@ class ArbBackend:
             return value
         if isinstance(value, mpmath.mpf):
             sign, man, exp, _ = value._mpf_
-            return self.flint.arb(self.flint.fmpz(int(-man if sign else man))) * self.flint.arb(2) ** exp
+            exact = self.flint.arb(self.flint.fmpz(int(-man if sign else man)))
+            return exact * self.flint.arb(2) ** exp
         return self.flint.arb(float(value))  # a float64 converts exactly
 
     def vector(self, values: np.ndarray) -> np.ndarray:
         out = np.empty(values.shape, dtype=object)
-        out.flat = [self._arb(v) for v in values.flat]
+        out.flat[:] = [self._arb(v) for v in values.flat]
         return out
 
     def weight(self, values: np.ndarray) -> ArbWeight:
         values = np.asarray(values)
         if values.ndim == 1:
             return ArbWeight(self.vector(values), to_fixed(values), None)
-        return ArbWeight(None, None, balls.exact_matrix(self.flint, values))
+        return ArbWeight(None, None, balls.exact_matrix(values))
 
     def affine(self, products: list[tuple[np.ndarray, ArbWeight]],
-               biases: list[ArbWeight], cache: dict[int, Any] | None = None) -> np.ndarray:
+               biases: list[ArbWeight], cache: AffineCache | None = None) -> np.ndarray:
         """The affine sum in ball arithmetic; `cache` keeps each vector's matrix form
         for the step (x and h_{t-1} feed every gate).
 
@@ -178,11 +250,11 @@ class ArbBackend:
         if all(w.large for _, w in products):
             def split(values: np.ndarray) -> balls.BallMatrix:
                 if id(values) not in cache:  # holding `values` keeps the id valid
-                    cache[id(values)] = (values, balls.ball_matrix(self.flint, values))
+                    cache[id(values)] = (values, balls.ball_matrix(values))
                 return cache[id(values)][1]
 
             terms = [balls.matmul(split(v), w.transposed()) for v, w in products]
-            return balls.to_balls(self.flint, balls.add(terms), [b.fixed for b in biases])
+            return balls.to_balls(self.flint, balls.add(terms), [b.as_fixed() for b in biases])
 
         def matrix(values: np.ndarray) -> Any:
             key = ("arb_mat", id(values))
@@ -196,7 +268,7 @@ class ArbBackend:
             total = product if total is None else total + product
         out = self._entries(total)
         for bias in biases:
-            out = out + bias.vector
+            out = out + bias.as_balls()
         return out
 
     def transpose_times(self, pairs: list[tuple[np.ndarray, ArbWeight]]) -> np.ndarray:
@@ -204,7 +276,7 @@ class ArbBackend:
         large weights as one exact midpoint sum, rounded once."""
         if all(weight.large for _, weight in pairs):
             return balls.to_balls(self.flint, balls.add([
-                balls.matmul(balls.ball_matrix(self.flint, dt), weight.matrix)
+                balls.matmul(balls.ball_matrix(dt), weight.as_ball_matrix())
                 for dt, weight in pairs]))
         total = None
         for dt, weight in pairs:
@@ -276,20 +348,34 @@ class ArbWeight:
         self._transposed: balls.BallMatrix | None = None
         self._arb: dict[bool, Any] = {}
 
+    def as_balls(self) -> np.ndarray:
+        """A bias as an object array of arb."""
+        assert self.vector is not None, "a weight matrix, not a bias"
+        return self.vector
+
+    def as_fixed(self) -> Fixed:
+        """A bias as exact integers."""
+        assert self.fixed is not None, "a weight matrix, not a bias"
+        return self.fixed
+
+    def as_ball_matrix(self) -> balls.BallMatrix:
+        """A weight matrix W as exact balls."""
+        assert self.matrix is not None, "a bias, not a weight matrix"
+        return self.matrix
+
     def transposed(self) -> balls.BallMatrix:
         if self._transposed is None:
-            assert self.matrix is not None
-            self._transposed = self.matrix.transpose()
+            self._transposed = self.as_ball_matrix().transpose()
         return self._transposed
 
     def arb_mat(self, flint: Any, transposed: bool = False) -> Any:
         """W (or W^T) as an exact arb_mat."""
         if transposed not in self._arb:
-            assert self.matrix is not None
-            ints = self.matrix.mid.ints.T if transposed else self.matrix.mid.ints
+            mid = self.as_ball_matrix().mid
+            ints = mid.ints.T if transposed else mid.ints
             rows, cols = ints.shape
             exact = flint.fmpz_mat(rows, cols, [int(v) for v in ints.flat])
-            self._arb[transposed] = flint.arb_mat(exact) * flint.arb((1, self.matrix.mid.exp))
+            self._arb[transposed] = flint.arb_mat(exact) * flint.arb((1, mid.exp))
         return self._arb[transposed]
 
 
@@ -319,7 +405,7 @@ class BallSum:
             if self.shape[0] * self.shape[1] >= ArbWeight.LARGE:
                 flint = self.arb.flint
                 product = balls.to_balls(flint, balls.matmul(
-                    balls.ball_matrix(flint, dt).transpose(), balls.ball_matrix(flint, v)))
+                    balls.ball_matrix(dt).transpose(), balls.ball_matrix(v)))
             else:
                 product = self.arb._entries(self.arb.matrix(dt).transpose() * self.arb.matrix(v))
             self.total = self.total + product
@@ -327,9 +413,13 @@ class BallSum:
         return self.total
 
 
-@lru_cache(maxsize=None)
-def backend(name: str) -> MpmathBackend | ArbBackend:
-    """The backend of that name: "mpmath" or "arb"."""
+@cache
+def backend(name: str) -> Backend[Any]:
+    """The backend of that name: "mpmath" or "arb".
+
+    Its weight type is Any here: a backend's weights go back to the backend that made
+    them, which a type checker cannot follow through the name.
+    """
     if name == "mpmath":
         return MpmathBackend()
     if name == "arb":
@@ -342,7 +432,8 @@ def printed(expr: sp.Expr, names: tuple[str, ...]) -> tuple[str, tuple[str, ...]
     operands renamed v0, v1, ... in the order of `names`."""
     symbols = {s.name: s for s in expr.free_symbols}
     plain = tuple(f"v{k}" for k in range(len(names)))
-    renamed = expr.xreplace({symbols[n]: sp.Symbol(p, real=True) for n, p in zip(names, plain)})
+    renamed = expr.xreplace({symbols[n]: sp.Symbol(p, real=True)
+                             for n, p in zip(names, plain, strict=True)})
     printer = _Printer({"fully_qualified_modules": True, "inline": True,
                         "allow_unknown_functions": True, "user_functions": {}})
     return printer.doprint(renamed), plain

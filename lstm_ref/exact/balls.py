@@ -28,6 +28,13 @@ from lstm_ref.exact.arith import Fixed, int_matmul, to_fixed
 # under about 2^-800 cannot then be decided to 30 digits; the certifier says so.
 UNDERFLOW = 2.0**-1000
 
+# The inner dimension from which _exact_product multiplies through float64 limbs
+# (int_matmul) instead of with FLINT's integer product. Cutting into limbs and carrying
+# the limb sums back into Python ints is paid per entry, whatever the inner dimension,
+# so FLINT wins on short ones. On 128 x 128 products of 120-bit integers the two cross
+# between 32 and 128; from 256 the limbs are clearly faster (1.4 times).
+LIMB_PRODUCT_MIN_INNER = 256
+
 
 @dataclass(frozen=True)
 class BallMatrix:
@@ -41,7 +48,8 @@ class BallMatrix:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.mid.ints.shape  # type: ignore[no-any-return]
+        rows, cols = self.mid.ints.shape
+        return rows, cols
 
     def transpose(self) -> BallMatrix:
         return BallMatrix(Fixed(self.mid.ints.T, self.mid.exp),
@@ -55,16 +63,16 @@ def _up(values: np.ndarray) -> np.ndarray:
     return np.nextafter(values, np.inf)
 
 
-def exact_matrix(flint: Any, values: np.ndarray) -> BallMatrix:
+def exact_matrix(values: np.ndarray) -> BallMatrix:
     """A float64 matrix (a weight) as exact balls."""
     values = np.asarray(values, dtype=np.float64)
     return BallMatrix(to_fixed(values), np.abs(values), None)
 
 
-def ball_matrix(flint: Any, balls: np.ndarray) -> BallMatrix:
+def ball_matrix(balls: np.ndarray) -> BallMatrix:
     """A 2-D object array of arb balls (or of floats) as a BallMatrix."""
     if balls.dtype != object:
-        return exact_matrix(flint, balls)
+        return exact_matrix(balls)
     rows, cols = balls.shape
     mids, magnitudes, radii = [], [], []
     exact = True
@@ -83,8 +91,7 @@ def ball_matrix(flint: Any, balls: np.ndarray) -> BallMatrix:
     # float() rounds to nearest (within half an ulp, subnormals included): one ulp up
     # bounds the value; a ball too large for float64 gives inf.
     magnitude = _up(np.abs(np.array(magnitudes, dtype=np.float64))).reshape(rows, cols)
-    radius = np.array(radii, dtype=np.float64).reshape(rows, cols)
-    radius = None if exact else _up(radius)
+    radius = None if exact else _up(np.array(radii, dtype=np.float64).reshape(rows, cols))
     return BallMatrix(Fixed(ints.reshape(rows, cols), low), magnitude, radius)
 
 
@@ -121,7 +128,7 @@ def _exact_product(a: Fixed, b: Fixed) -> Fixed:
     (a parameter gradient: a sum over a few steps' rows of a large outer product)."""
     rows, inner = a.ints.shape
     cols = b.ints.shape[1]
-    if inner >= 256:
+    if inner >= LIMB_PRODUCT_MIN_INNER:
         return int_matmul(a, b)
     import flint
 

@@ -19,8 +19,21 @@ from typing import Any
 
 import mpmath
 from mpmath.libmp import (
-    from_int, mpf_abs, mpf_add, mpf_div, mpf_exp, mpf_ge, mpf_gt, mpf_le, mpf_lt, mpf_mul,
-    mpf_neg, mpf_pow_int, mpf_rdiv_int, mpf_sub, mpf_tanh,
+    from_int,
+    mpf_abs,
+    mpf_add,
+    mpf_div,
+    mpf_exp,
+    mpf_ge,
+    mpf_gt,
+    mpf_le,
+    mpf_lt,
+    mpf_mul,
+    mpf_neg,
+    mpf_pow_int,
+    mpf_rdiv_int,
+    mpf_sub,
+    mpf_tanh,
 )
 
 _BINARY = {ast.Add: "mpf_add", ast.Sub: "mpf_sub", ast.Mult: "mpf_mul", ast.Div: "mpf_div"}
@@ -54,8 +67,7 @@ def _integer(node: ast.expr) -> int | None:
 class _Rewrite(ast.NodeTransformer):
     """Rewrite printed mpmath code into raw libmp calls (names are raw mpf tuples)."""
 
-    def __init__(self, namespace: dict[str, Any]) -> None:
-        self.namespace = namespace
+    def __init__(self) -> None:
         self.constants: dict[str, tuple] = {}
 
     def _call(self, name: str, *args: ast.expr, rounded: bool = True) -> ast.Call:
@@ -83,8 +95,10 @@ class _Rewrite(ast.NodeTransformer):
         raise NotImplementedError(ast.dump(node))
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
-        if isinstance(node.op, ast.Pow) and _integer(node.right) is not None:
-            return self._call("mpf_pow_int", self.visit(node.left), ast.Constant(_integer(node.right)))
+        if isinstance(node.op, ast.Pow):
+            exponent = _integer(node.right)
+            if exponent is not None:
+                return self._call("mpf_pow_int", self.visit(node.left), ast.Constant(exponent))
         if type(node.op) not in _BINARY:
             raise NotImplementedError(ast.dump(node))
         return self._call(_BINARY[type(node.op)], self.visit(node.left), self.visit(node.right))
@@ -104,8 +118,10 @@ class _Rewrite(ast.NodeTransformer):
                 and function.value.id == "mpmath":
             if function.attr in _UNARY_FUNCTIONS and len(args) == 1:
                 return self._call(_UNARY_FUNCTIONS[function.attr], *args)
-            if function.attr == "mpf" and len(node.args) == 1 and _integer(node.args[0]) is not None:
-                return self._constant(_integer(node.args[0]))  # mpf(n) is exact
+            if function.attr == "mpf" and len(node.args) == 1:
+                value = _integer(node.args[0])
+                if value is not None:
+                    return self._constant(value)  # mpf(n) is exact
         return ast.Call(ast.Name("_fallback", ast.Load()), [function, *args], [])
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
@@ -115,7 +131,7 @@ class _Rewrite(ast.NodeTransformer):
 def compile_raw(code: str, names: tuple[str, ...], namespace: dict[str, Any]) -> Callable[..., Any]:
     """A function of mpf arguments (`names`, in order) that evaluates `code`, printed
     mpmath code, through raw libmp calls; it returns an mpf."""
-    rewrite = _Rewrite(namespace)
+    rewrite = _Rewrite()
     body = rewrite.visit(ast.parse(code, mode="eval").body)
     arguments = ", ".join(names)
     unpacked = "".join(f"    {n} = {n}._mpf_ if type({n}) is _mpf else _mpmath.mpf({n})._mpf_\n"
@@ -132,4 +148,5 @@ def compile_raw(code: str, names: tuple[str, ...], namespace: dict[str, Any]) ->
         "mpf_le": mpf_le,
     }
     exec(compile(source, "<lstm_ref.exact.libmp_code>", "exec"), scope)
-    return scope["_raw"]  # type: ignore[no-any-return]
+    raw: Callable[..., Any] = scope["_raw"]
+    return raw

@@ -1,4 +1,5 @@
-"""Correct rounding of exact (mpf) values to IEEE binary formats, directly, never through float64.
+"""Correct rounding of exact (mpf) values to IEEE binary formats, directly, never through
+float64.
 
 Round to nearest, ties to even, with the format's subnormals and overflow to
 infinity; bfloat16 values are returned in float32 arrays (numpy has no bfloat16).
@@ -8,10 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import mpmath
 import numpy as np
 from mpmath.libmp import from_float, from_int, from_man_exp, mpf_add, mpf_neg
+
+if TYPE_CHECKING:
+    from flint import arb
 
 
 @dataclass(frozen=True)
@@ -28,10 +33,26 @@ class Format:
     def largest(self) -> float:
         return _LARGEST[self.name]
 
+    @property
+    def unit(self) -> float:
+        """u = 2^-p: the largest relative error of rounding to nearest (for error bounds)."""
+        return 2.0 ** -self.precision
+
+    def tiny(self, flush: bool) -> float:
+        """The largest absolute error of rounding near zero (half the subnormal spacing,
+        or the smallest normal number when subnormals are flushed)."""
+        return 2.0 ** self.emin if flush else 2.0 ** (self.emin - self.precision)
+
 
 _LARGEST = {name: math.ldexp(2 - 2.0 ** (1 - p), emax)
             for name, p, emax in (("float64", 53, 1023), ("float32", 24, 127),
                                   ("float16", 11, 15), ("bfloat16", 8, 127))}
+
+# round_floats clamps magnitudes to this before rounding to a narrower format: above
+# the largest finite value of every format narrower than float64 (below 2^128), so a
+# clamped value still overflows to infinity; and far enough below float64's 2^1024 that
+# no step of the rounding overflows (numpy would warn, and pytest takes warnings as errors).
+NARROWER_CLAMP = 2.0**1000
 
 FORMATS = {
     f.name: f
@@ -99,7 +120,7 @@ def round_floats(values: np.ndarray, fmt: Format) -> tuple[np.ndarray, np.ndarra
     """
     v = np.asarray(values, dtype=np.float64)
     finite = np.isfinite(v)
-    magnitude = np.minimum(np.abs(np.where(finite, v, 0.0)), 2.0**1000)  # > every largest
+    magnitude = np.minimum(np.abs(np.where(finite, v, 0.0)), NARROWER_CLAMP)
     _, exponent = np.frexp(magnitude)  # 2^(exponent - 1) <= magnitude < 2^exponent
     quantum = np.maximum(exponent - 1, fmt.emin) - fmt.precision + 1
     scaled = np.ldexp(magnitude, -quantum)
@@ -109,7 +130,7 @@ def round_floats(values: np.ndarray, fmt: Format) -> tuple[np.ndarray, np.ndarra
     return np.where(finite, np.copysign(rounded, v), v), tie
 
 
-def _raw(value: object) -> tuple[int, int, int, int]:
+def _raw(value: mpmath.mpf | int | float) -> tuple[int, int, int, int]:
     """The exact (sign, mantissa, exponent, bits) of an mpf, int or float: never through
     mpmath.mpf(), which would first round to the caller's working precision."""
     if isinstance(value, mpmath.mpf):
@@ -119,18 +140,18 @@ def _raw(value: object) -> tuple[int, int, int, int]:
     return from_float(float(value))
 
 
-def ball_ends(ball: object) -> tuple[mpmath.mpf, mpmath.mpf]:
+def ball_ends(ball: arb) -> tuple[mpmath.mpf, mpmath.mpf]:
     """The exact ends mid - rad and mid + rad of an arb ball, as mpf (no rounding)."""
-    if ball.is_nan():  # type: ignore[attr-defined]
+    if ball.is_nan():
         return mpmath.mpf("nan"), mpmath.mpf("nan")
-    mid, rad = (exact_value(part) for part in (ball.mid(), ball.rad()))  # type: ignore[attr-defined]
+    mid, rad = (exact_value(part) for part in (ball.mid(), ball.rad()))
     return (mpmath.mp.make_mpf(mpf_add(mid._mpf_, mpf_neg(rad._mpf_), 0)),
             mpmath.mp.make_mpf(mpf_add(mid._mpf_, rad._mpf_, 0)))
 
 
-def exact_value(value: object) -> mpmath.mpf:
+def exact_value(value: arb) -> mpmath.mpf:
     """An exact arb value (a midpoint or a radius) as an mpf, without rounding."""
-    man, exp = value.man_exp()  # type: ignore[attr-defined]
+    man, exp = value.man_exp()
     return mpmath.mp.make_mpf(from_man_exp(int(man), int(exp)))
 
 
