@@ -16,35 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 
-@dataclass(frozen=True)
-class Format:
-    """A binary format's unit roundoff and smallest spacing, for error bounds."""
+from lstm_ref.exact.rounding import FORMATS, Format
 
-    name: str
-    precision: int  # significand bits, hidden bit included
-    emin: int
-
-    @property
-    def unit(self) -> float:
-        """u = 2^-p: the largest relative error of rounding to nearest."""
-        return 2.0 ** -self.precision
-
-    def tiny(self, flush: bool) -> float:
-        """The largest absolute error of rounding near zero (half the subnormal spacing,
-        or the smallest normal number when subnormals are flushed)."""
-        return 2.0 ** self.emin if flush else 2.0 ** (self.emin - self.precision)
-
-
-FORMATS = {
-    f.name: f for f in (
-        Format("float64", 53, -1022),
-        Format("float32", 24, -126),
-        Format("tf32", 11, -126),
-        Format("float16", 11, -14),
-        Format("bfloat16", 8, -126),
-    )
-}
+# The formats a profile names: the four binary formats of the golden files, and TF32
+# (float32's range with a 10-bit mantissa), which matrix products read operands in.
+TF32 = Format("tf32", 11, -126, 127, np.float32)
+COMPUTE_FORMATS = {**FORMATS, TF32.name: TF32}
 
 
 @dataclass(frozen=True)
@@ -61,7 +40,7 @@ class Profile:
     description: str = ""
 
     def format(self, role: str) -> Format:
-        return FORMATS[getattr(self, role)]
+        return COMPUTE_FORMATS[getattr(self, role)]
 
 
 PROFILES = {

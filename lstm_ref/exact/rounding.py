@@ -31,7 +31,7 @@ class Format:
 
     @property
     def largest(self) -> float:
-        return _LARGEST[self.name]
+        return math.ldexp(2 - 2.0 ** (1 - self.precision), self.emax)
 
     @property
     def unit(self) -> float:
@@ -43,10 +43,6 @@ class Format:
         or the smallest normal number when subnormals are flushed)."""
         return 2.0 ** self.emin if flush else 2.0 ** (self.emin - self.precision)
 
-
-_LARGEST = {name: math.ldexp(2 - 2.0 ** (1 - p), emax)
-            for name, p, emax in (("float64", 53, 1023), ("float32", 24, 127),
-                                  ("float16", 11, 15), ("bfloat16", 8, 127))}
 
 # round_floats clamps magnitudes to this before rounding to a narrower format: above
 # the largest finite value of every format narrower than float64 (below 2^128), so a
