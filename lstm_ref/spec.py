@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
-from typing import Any, Union
+from typing import Any
 
-Number = Union[int, float, str, Fraction]
+Number = int | float | str | Fraction
 
 CELLS = ("lstm", "gru", "rnn")
 DIRECTIONS = ("forward", "reverse", "bidirectional")
@@ -74,10 +74,12 @@ def exact(value: Any, name: str) -> Fraction:
     try:
         return Fraction(value)
     except (ValueError, ZeroDivisionError):
-        raise SpecError(f"`{name}` must be a number such as '0.2' or '1/6'; got {value!r}") from None
+        raise SpecError(
+            f"`{name}` must be a number such as '0.2' or '1/6'; got {value!r}"
+        ) from None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Activation:
     """One of ONNX's activation functions, with its `alpha` and `beta` as exact rationals.
 
@@ -88,10 +90,20 @@ class Activation:
     """
 
     name: str
-    alpha: Fraction | None = None
-    beta: Fraction | None = None
+    alpha: Fraction | None
+    beta: Fraction | None
+
+    def __init__(self, name: str, alpha: Number | None = None, beta: Number | None = None) -> None:
+        # Written out, not generated: `alpha` and `beta` may be any Number, and
+        # __post_init__ makes them exact.
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "alpha", alpha)
+        object.__setattr__(self, "beta", beta)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
+        """Check the arguments and normalise them in place: until this returns, the
+        fields hold the arguments as given."""
         names = {n.lower(): n for n in ACTIVATIONS}
         if not isinstance(self.name, str) or self.name.lower() not in names:
             raise SpecError(
@@ -124,14 +136,14 @@ class Activation:
         args = [a.strip() for a in rest[:-1].split(",")]
         if len(args) > 2 or not all(args):
             raise SpecError(f"`activations` entry must read Name(alpha, beta); got {value!r}")
-        return cls(name.strip(), *args)  # type: ignore[arg-type]
+        return cls(name.strip(), *args)
 
     def __str__(self) -> str:
         args = [str(a) for a in (self.alpha, self.beta) if a is not None]
         return f"{self.name}({', '.join(args)})" if args else self.name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Spec:
     """A recurrent layer stack, in the project's canonical conventions.
 
@@ -166,6 +178,11 @@ class Spec:
       "carry" the last output in processing order (Keras masking).
     - `force`: accept sizes above :data:`SIZE_LIMITS`.
 
+    The options are stored normalised: `merge` is "concat" for a bidirectional stack
+    when not given, the clips and `forget_bias` are Fractions, `activations` is a tuple
+    of :class:`Activation` (the cell's defaults when not given) and `output_activation`
+    an Activation.
+
     >>> spec = Spec("lstm", input_size=3, hidden_size=2, direction="bidirectional")
     >>> spec.num_directions, spec.h_out, spec.merge
     (2, 2, 'concat')
@@ -174,26 +191,59 @@ class Spec:
     cell: str
     input_size: int
     hidden_size: int
-    num_layers: int = 1
-    direction: str = "forward"
-    merge: str | None = None
-    bias: bool = True
-    proj_size: int = 0
-    peepholes: bool = False
-    input_forget: bool = False
-    cell_clip: Number | None = None
-    activation_clip: Number | None = None
-    clip_cell_output: bool = True
-    forget_bias: Number = 0
-    activations: tuple[Activation | str, ...] | None = None
-    nonlinearity: str | None = None
-    gru_reset: str = "after"
-    output_size: int | None = None
-    output_activation: Activation | str = "Sigmoid"
-    padded_outputs: str = "zero"
-    force: bool = field(default=False, compare=False, repr=False)
+    num_layers: int
+    direction: str
+    merge: str | None
+    bias: bool
+    proj_size: int
+    peepholes: bool
+    input_forget: bool
+    cell_clip: Fraction | None
+    activation_clip: Fraction | None
+    clip_cell_output: bool
+    forget_bias: Fraction
+    activations: tuple[Activation, ...]
+    nonlinearity: str | None
+    gru_reset: str
+    output_size: int | None
+    output_activation: Activation
+    padded_outputs: str
+    force: bool = field(compare=False, repr=False)
+
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        direction: str = "forward",
+        merge: str | None = None,
+        bias: bool = True,
+        proj_size: int = 0,
+        peepholes: bool = False,
+        input_forget: bool = False,
+        cell_clip: Number | None = None,
+        activation_clip: Number | None = None,
+        clip_cell_output: bool = True,
+        forget_bias: Number = 0,
+        activations: tuple[Activation | str, ...] | None = None,
+        nonlinearity: str | None = None,
+        gru_reset: str = "after",
+        output_size: int | None = None,
+        output_activation: Activation | str = "Sigmoid",
+        padded_outputs: str = "zero",
+        force: bool = False,
+    ) -> None:
+        # Written out, not generated: the arguments' types are wider than the fields'
+        # (a clip may be any Number, an activation a name); __post_init__ normalises them.
+        arguments = locals()  # self and every argument, as given
+        for f in fields(self):
+            object.__setattr__(self, f.name, arguments[f.name])
+        self.__post_init__()
 
     def __post_init__(self) -> None:
+        """Check the arguments and normalise them in place: until this returns, the
+        fields hold the arguments as given."""
         _choice("cell", self.cell, CELLS)
         for name, minimum in (("input_size", 1), ("hidden_size", 1), ("num_layers", 1)):
             _integer(name, getattr(self, name), minimum)
@@ -246,7 +296,8 @@ class Spec:
                 )
         if self.cell != "gru" and self.gru_reset != "after":
             raise SpecError(
-                f"`gru_reset` is a GRU option; got gru_reset={self.gru_reset!r} with cell={self.cell!r}"
+                f"`gru_reset` is a GRU option; got gru_reset={self.gru_reset!r} with "
+                f"cell={self.cell!r}"
             )
         if self.proj_size >= self.hidden_size and self.proj_size:
             raise SpecError(
@@ -271,7 +322,9 @@ class Spec:
                 "direction='bidirectional': use padded_outputs='zero'"
             )
         self._set_activations()
-        if self.output_size is None and Activation.parse(self.output_activation) != Activation("Sigmoid"):
+        if self.output_size is None and (
+            Activation.parse(self.output_activation) != Activation("Sigmoid")
+        ):
             raise SpecError(
                 f"`output_activation` belongs to the Elman output layer; got "
                 f"output_activation={str(Activation.parse(self.output_activation))!r} without "
@@ -424,8 +477,9 @@ class Spec:
         {'y': (5, 2, 8), 'h_n': (2, 2, 4), 'c_n': (2, 2, 4)}
         """
         states = self.num_layers * self.num_directions
-        y = (steps, batch, 2, self.h_out) if self.merge == "none" else (steps, batch, self.merged_size)
-        shapes = {"y": y, "h_n": (states, batch, self.h_out)}
+        y = (steps, batch, 2, self.h_out) if self.merge == "none" else (steps, batch,
+                                                                        self.merged_size)
+        shapes: dict[str, tuple[int, ...]] = {"y": y, "h_n": (states, batch, self.h_out)}
         if self.cell == "lstm":
             shapes["c_n"] = (states, batch, self.hidden_size)
         if self.output_size is not None:

@@ -13,10 +13,12 @@ BAD = [
     (dict(hidden_size=0), "`hidden_size` must be an integer >= 1; got 0"),
     (dict(input_size=2.5), "`input_size` must be an integer >= 1; got 2.5"),
     (dict(num_layers=True), "`num_layers` must be an integer >= 1; got True"),
-    (dict(cell="gru", proj_size=2), "`proj_size` is an LSTM option; got proj_size=2 with cell='gru'"),
+    (dict(cell="gru", proj_size=2),
+     "`proj_size` is an LSTM option; got proj_size=2 with cell='gru'"),
     (dict(cell="rnn", peepholes=True),
      "`peepholes` is an LSTM option; got peepholes=True with cell='rnn'"),
-    (dict(cell="gru", cell_clip=3), "`cell_clip` is an LSTM option; got cell_clip='3' with cell='gru'"),
+    (dict(cell="gru", cell_clip=3),
+     "`cell_clip` is an LSTM option; got cell_clip='3' with cell='gru'"),
     (dict(merge="sum"),
      "`merge` combines the two directions of a bidirectional layer; got merge='sum' with "
      "direction='forward'"),
@@ -27,7 +29,8 @@ BAD = [
      "num_layers=2: use merge='concat' or num_layers=1"),
     (dict(proj_size=4), "`proj_size` must be smaller than hidden_size=4; got 4"),
     (dict(cell_clip=-1), "`cell_clip` must be positive; got -1"),
-    (dict(activation_clip="x"), "`activation_clip` must be a number such as '0.2' or '1/6'; got 'x'"),
+    (dict(activation_clip="x"),
+     "`activation_clip` must be a number such as '0.2' or '1/6'; got 'x'"),
     (dict(input_forget=True, forget_bias=1),
      "`forget_bias` has no effect with input_forget=True (f_t = 1 - i_t); got forget_bias=1"),
     (dict(activations=("Sigmoid", "Tanh")),
@@ -47,7 +50,8 @@ BAD = [
     (dict(cell="lstm", gru_reset="before"),
      "`gru_reset` is a GRU option; got gru_reset='before' with cell='lstm'"),
     (dict(cell="lstm", output_size=2),
-     "`output_size` adds the Elman output layer, an RNN option; got output_size=2 with cell='lstm'"),
+     "`output_size` adds the Elman output layer, an RNN option; got output_size=2 with "
+     "cell='lstm'"),
     (dict(cell="rnn", output_size=2, direction="bidirectional", merge="none"),
      "`output_size` needs one output per step; got merge='none': use another merge"),
     (dict(padded_outputs="keep"), "`padded_outputs` must be one of 'zero', 'carry'; got 'keep'"),
@@ -114,10 +118,12 @@ def test_spec_is_frozen_and_hashable():
 
 def test_from_json_refuses_contradictions_and_round_trips():
     for spec in (Spec("rnn", 3, 4, nonlinearity="relu"), Spec("rnn", 3, 4, activations=("Elu",)),
-                 Spec("lstm", 3, 4, cell_clip="1/4", activations=("HardSigmoid(1/6)", "Tanh", "Tanh"))):
+                 Spec("lstm", 3, 4, cell_clip="1/4",
+                      activations=("HardSigmoid(1/6)", "Tanh", "Tanh"))):
         assert Spec.from_json(spec.to_json()) == spec
     data = Spec("rnn", 3, 4).to_json() | {"activations": ["Relu"]}
-    with pytest.raises(SpecError, match="`nonlinearity`='tanh' contradicts activations=\\('Relu',\\)"):
+    contradiction = "`nonlinearity`='tanh' contradicts activations=\\('Relu',\\)"
+    with pytest.raises(SpecError, match=contradiction):
         Spec.from_json(data)
     with pytest.raises(SpecError, match="`spec` has unknown options \\['clip'\\]"):
         Spec.from_json(Spec("gru", 3, 4).to_json() | {"clip": 3})

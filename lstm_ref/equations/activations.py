@@ -8,6 +8,7 @@ their defining formula, and the tests prove each implementation equal to it.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import mpmath
@@ -61,11 +62,12 @@ MPMATH_FUNCTIONS = {"sigmoid": _mp_sigmoid, "softplus": _mp_softplus}
 
 
 def clip(u: sp.Expr, bound: sp.Rational) -> sp.Expr:
-    """u clipped to [-bound, bound]; its derivative is 1 on the closed interval (PyTorch's clamp)."""
+    """u clipped to [-bound, bound]; its derivative is 1 on the closed interval (PyTorch's
+    clamp)."""
     return sp.Piecewise((-bound, u < -bound), (bound, u > bound), (u, True))
 
 
-def activation(act: Activation, u: sp.Expr, clip_bound: Any = None) -> sp.Expr:
+def activation(act: Activation, u: sp.Expr, clip_bound: Fraction | None = None) -> sp.Expr:
     """`act` applied to `u`, with ONNX's `clip` on its input when `clip_bound` is set.
 
     The piecewise functions are written so that SymPy's derivative at each kink is

@@ -12,9 +12,11 @@ and ONNX's default (linear_before_reset=0).
 
 from __future__ import annotations
 
+import sympy as sp
+
 from lstm_ref.equations.activations import activation
 from lstm_ref.equations.program import Program, ProgramBuilder
-from lstm_ref.spec import Spec
+from lstm_ref.spec import Activation, Spec
 
 
 def gates(spec: Spec) -> tuple[str, ...]:
@@ -28,13 +30,13 @@ def program(spec: Spec, layer: int) -> Program:
     b = ProgramBuilder({"x": size_in, "h_prev": size_h})
     x, h_prev = b.vector("x"), b.vector("h_prev")
 
-    def w_x(q: str):  # type: ignore[no-untyped-def]
+    def w_x(q: str) -> sp.MatrixSymbol:
         return b.weight(f"W_x[{q}]", size_h, size_in, "(H, I)")
 
-    def w_h(q: str):  # type: ignore[no-untyped-def]
+    def w_h(q: str) -> sp.MatrixSymbol:
         return b.weight(f"W_h[{q}]", size_h, size_h, "(H, H)")
 
-    def biases(q: str, side: str):  # type: ignore[no-untyped-def]
+    def biases(q: str, side: str) -> list[sp.MatrixSymbol]:
         return [b.bias(f"b_{s}[{q}]", size_h, "(H,)") for s in side] if spec.bias else []
 
     gate_act, cand_act = spec.activations
@@ -45,7 +47,7 @@ def program(spec: Spec, layer: int) -> Program:
         b.affine(f"a[{q}]", sum(biases(q, "xh"), product), meaning[q])
         pre[q] = b.scalar(f"a[{q}]")
 
-    def act(which, u):  # type: ignore[no-untyped-def]
+    def act(which: Activation, u: sp.Expr) -> sp.Expr:
         return activation(which, u, spec.activation_clip)
 
     r = b.elementwise(
@@ -66,7 +68,8 @@ def program(spec: Spec, layer: int) -> Program:
         )
         u_n = b.scalar("a_x[n]") + r * b.scalar("a_h[n]")
     else:
-        b.elementwise("rh", r * b.scalar("h_prev"), size_h, "the reset previous state r_t * h_{t-1}")
+        b.elementwise("rh", r * b.scalar("h_prev"), size_h,
+                      "the reset previous state r_t * h_{t-1}")
         product = w_h("n") * b.vector("rh")
         b.affine(
             "a_h[n]", sum(biases("n", "h"), product),

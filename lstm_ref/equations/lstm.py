@@ -16,7 +16,7 @@ import sympy as sp
 
 from lstm_ref.equations.activations import activation, clip
 from lstm_ref.equations.program import Program, ProgramBuilder
-from lstm_ref.spec import Spec
+from lstm_ref.spec import Activation, Spec
 
 PRE_ACTIVATION_MEANING = {
     "i": "the input gate's pre-activation",
@@ -48,7 +48,7 @@ def program(spec: Spec, layer: int) -> Program:
 
     gate_act, cand_act, cell_act = spec.activations
 
-    def act(which, u):  # type: ignore[no-untyped-def]
+    def act(which: Activation, u: sp.Expr) -> sp.Expr:
         return activation(which, u, spec.activation_clip)
 
     def peephole(q: str, state: sp.Symbol) -> sp.Expr:
