@@ -41,7 +41,7 @@ from lstm_ref.checker import PROFILES, check, check_results, table
 from lstm_ref.checker.layouts import LAYOUTS
 from lstm_ref.checker.profiles import DEFAULT_PROFILE
 from lstm_ref.checker.results import read_results
-from lstm_ref.derivation.names import FORMATS
+from lstm_ref.derivation.names import OUTPUT_FORMATS
 from lstm_ref.derivation.printing import derivation_files, document
 from lstm_ref.exact import forward, precision
 from lstm_ref.files import write_atomically
@@ -108,7 +108,7 @@ def _strings(values: np.ndarray, digits: int) -> list:
     ).tolist()
 
 
-VARIANTS = {
+VARIANTS: dict[str, dict[str, Any]] = {
     "peepholes": dict(peepholes=True),
     "projection": dict(proj_size=2),
     "coupled": dict(input_forget=True),
@@ -137,22 +137,23 @@ def _derive_parser(sub: argparse._SubParsersAction) -> None:
                    help="add a variant (repeatable): " + ", ".join(sorted(VARIANTS)))
     p.add_argument("--merge", choices=MERGES, default=None, help="with --variant bidirectional")
     p.add_argument("--activations", nargs="+", default=None, metavar="NAME")
-    p.add_argument("--format", choices=FORMATS, default="unicode")
+    p.add_argument("--format", choices=OUTPUT_FORMATS, default="unicode")
     p.add_argument("--gradients", action="store_true", help="also print the derivatives")
     p.add_argument("--write", metavar="DIR",
                    help="write the committed derivations (lstm.md, bilstm.md, gru.md, rnn.md)")
 
 
-def run_derive(args: argparse.Namespace) -> int:
+def command_derive(args: argparse.Namespace) -> int:
     if args.write:
         if args.cell or args.variant or args.merge or args.activations:
-            raise ValueError("`--write` writes the fixed set of derivations; give no cell or variant")
+            raise ValueError("`--write` writes the fixed set of derivations; give no cell or "
+                             "variant")
         for name, text in derivation_files().items():
             write_atomically(Path(args.write) / name, text)
         return 0
     if args.cell is None:
         raise ValueError("`cell` is required: one of " + ", ".join(CELLS))
-    options: dict = {}
+    options: dict[str, Any] = {}
     for variant in args.variant:
         options.update(VARIANTS[variant])
     if args.merge is not None:
@@ -190,7 +191,7 @@ def _golden_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("file", metavar="FILE")
 
 
-def run_golden(args: argparse.Namespace) -> int:
+def command_golden(args: argparse.Namespace) -> int:
     if args.action == "generate":
         out = Path(args.out or f"golden/{args.suite}")
         for path in generate(args.suite, out, args.digits, quiet=args.quiet, method=args.certify,
@@ -241,7 +242,7 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
-def run_built_in(args: argparse.Namespace) -> int:
+def _check_built_in(args: argparse.Namespace) -> int:
     """A built-in adapter (lstm_ref.adapters.builtin) on every cell (or --cell), in its
     own layout; the default dtype is the adapter's first, the default profile the one the
     framework computes that dtype with."""
@@ -264,11 +265,11 @@ def run_built_in(args: argparse.Namespace) -> int:
     return 0 if passed else 1
 
 
-def run_check(args: argparse.Namespace) -> int:
+def command_check(args: argparse.Namespace) -> int:
     if (args.target is None) == (args.results is None):
         raise ValueError("give either MODULE:FUNCTION or --results FILE")
     if args.target in BUILT_IN:
-        return run_built_in(args)
+        return _check_built_in(args)
     if args.results is not None:
         document = read_results(Path(args.results))
         given = {"cell": args.cell, "layout": args.layout, "gradients": args.gradients or None}
@@ -337,7 +338,7 @@ def _results_table_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="the rows as JSON instead of Markdown")
 
 
-def run_results_table(args: argparse.Namespace) -> int:
+def command_results_table(args: argparse.Namespace) -> int:
     only = None
     if args.only is not None:
         only = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -370,7 +371,7 @@ def _onnx_parser(sub: argparse._SubParsersAction) -> None:
                    "answer (a Markdown table).")
 
 
-def run_onnx_node_tests(args: argparse.Namespace) -> int:
+def command_onnx_node_tests(args: argparse.Namespace) -> int:
     from lstm_ref.adapters import onnx_node_tests
 
     rows = [row for case in onnx_node_tests.load() for row in onnx_node_tests.compare(case)]
@@ -378,7 +379,7 @@ def run_onnx_node_tests(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_forward(args: argparse.Namespace) -> int:
+def command_forward(args: argparse.Namespace) -> int:
     spec = _spec(args)
     seq_lens = None if args.seq_lens is None else np.array(args.seq_lens)
     params = random_params(spec, seed=args.seed)
@@ -427,9 +428,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _onnx_parser(sub)
     _results_table_parser(sub)
     args = parser.parse_args(argv)
-    commands = {"forward": run_forward, "derive": run_derive, "golden": run_golden,
-                "check": run_check, "onnx-node-tests": run_onnx_node_tests,
-                "results-table": run_results_table}
+    commands = {"forward": command_forward, "derive": command_derive,
+                "golden": command_golden, "check": command_check,
+                "onnx-node-tests": command_onnx_node_tests,
+                "results-table": command_results_table}
     try:
         return commands[args.command](args)
     except (ValueError, TypeError, FileNotFoundError, NotImplementedError, ImportError) as error:

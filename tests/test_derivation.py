@@ -84,4 +84,5 @@ def test_derive_command(capsys, tmp_path):
     assert main(["derive", "lstm", "--variant", "relu"]) == 2
     assert "`nonlinearity` is an RNN option" in capsys.readouterr().err
     assert main(["derive"]) == 2
-    assert capsys.readouterr().err == "lstm-ref derive: error: `cell` is required: one of lstm, gru, rnn\n"
+    err = capsys.readouterr().err
+    assert err == "lstm-ref derive: error: `cell` is required: one of lstm, gru, rnn\n"

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-FORMATS = ("text", "unicode", "latex", "markdown")
+# The notations the derivations print in (`lstm-ref derive --format`).
+OUTPUT_FORMATS = ("text", "unicode", "latex", "markdown")
 
 SUPERSCRIPT = {"i": "ⁱ", "f": "ᶠ", "g": "ᵍ", "o": "ᵒ", "r": "ʳ", "z": "ᶻ", "n": "ⁿ", "x": "ˣ",
                "h": "ʰ", "y": "ʸ"}

@@ -8,10 +8,12 @@ derived partials and the adjoint terms (:mod:`lstm_ref.derivation`).
 
 from __future__ import annotations
 
+from functools import partial
+
 import sympy as sp
 
 from lstm_ref.derivation.bptt import Adjoint, Term, adjoints
-from lstm_ref.derivation.names import FORMATS, display
+from lstm_ref.derivation.names import OUTPUT_FORMATS, display
 from lstm_ref.derivation.partials import partials
 from lstm_ref.equations import merge_program, output_program, step_program
 from lstm_ref.equations.program import Equation, Program
@@ -24,8 +26,8 @@ class Printer:
     """Renders names, expressions and equations in one format."""
 
     def __init__(self, fmt: str) -> None:
-        if fmt not in FORMATS:
-            raise ValueError(f"`format` must be one of {', '.join(FORMATS)}; got {fmt!r}")
+        if fmt not in OUTPUT_FORMATS:
+            raise ValueError(f"`format` must be one of {', '.join(OUTPUT_FORMATS)}; got {fmt!r}")
         self.fmt = fmt
         self.math = fmt in ("latex", "markdown")
 
@@ -53,8 +55,7 @@ class Printer:
         order = {name: k for k, name in enumerate(("W_x", "W_h", "W_hr", "W_y"))}
         products.sort(key=lambda p: order.get(p[0].split("[")[0], 9))
         biases.sort(key=lambda b: (not b.startswith("b_x"), b))
-        sep = " " if self.math else " "
-        terms = [f"{self.name(w)}{sep}{self.name(v)}" for w, v in products]
+        terms = [f"{self.name(w)} {self.name(v)}" for w, v in products]
         return " + ".join(terms + [self.name(b) for b in biases])
 
     def equation(self, eq: Equation) -> str:
@@ -117,7 +118,7 @@ def partials_section(program: Program, p: Printer) -> list[str]:
     return lines
 
 
-def _term(term: Term, p: Printer, operand: str) -> str:
+def _term(term: Term, p: Printer) -> str:
     if term.weight is not None:
         return f"{p.transpose(term.weight)} {p.delta(term.target)}"
     if term.vector is not None:
@@ -139,7 +140,7 @@ def bptt_section(program: Program, p: Printer, output_label: str) -> list[str]:
             parts.append(output_label)
         if adjoint.from_next_step:
             parts.append(_from_next(adjoint, p))
-        parts += [_term(t, p, adjoint.name) for t in adjoint.terms]
+        parts += [_term(t, p) for t in adjoint.terms]
         if adjoint.is_parameter:
             lhs = (rf"\frac{{\partial L}}{{\partial {p.name(adjoint.name)}}}" if p.math
                    else f"dL/d{p.name(adjoint.name)}" if p.fmt == "text"
@@ -242,17 +243,17 @@ GENERATED = (
 
 def derivation_files() -> dict[str, str]:
     """The committed derivations/*.md: LSTM, BiLSTM (every merge), GRU (both resets), RNN."""
-    sizes = dict(input_size=3, hidden_size=4)
+    sized = partial(Spec, input_size=3, hidden_size=4)
     md = "markdown"
-    bilstm = Spec("lstm", direction="bidirectional", **sizes)
+    bilstm = sized("lstm", direction="bidirectional")
     files = {
-        "lstm.md": document(Spec("lstm", **sizes), md, True),
+        "lstm.md": document(sized("lstm"), md, True),
         "bilstm.md": document(bilstm, md, True) + "\n".join(
             "\n" + merge_document(bilstm.replace(merge=m), md, True) for m in ("sum", "ave", "mul")
         ),
-        "gru.md": document(Spec("gru", **sizes), md, True) + "\n"
-        + document(Spec("gru", gru_reset="before", **sizes), md, True),
-        "rnn.md": document(Spec("rnn", output_size=2, **sizes), md, True),
+        "gru.md": document(sized("gru"), md, True) + "\n"
+        + document(sized("gru", gru_reset="before"), md, True),
+        "rnn.md": document(sized("rnn", output_size=2), md, True),
     }
     return {name: f"{GENERATED}\n\n{text}" for name, text in files.items()}
 
