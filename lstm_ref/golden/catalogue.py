@@ -9,6 +9,8 @@ every file); each case lists the flags it is designed to expose.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -114,7 +116,8 @@ def _cases() -> list[Case]:
     cases: list[Case] = []
 
     def add(id: str, comment: str, flags: tuple[str, ...], spec: Spec, steps: int = 5,
-            batch: int = 3, suites: tuple[str, ...] = ("standard",), **kw: object) -> None:
+            batch: int = 3, suites: tuple[str, ...] = ("standard",), **kw: Any) -> None:
+        # `kw`: the rest of Case's options, checked by Case itself
         cases.append(Case(id, comment, flags, spec, steps, batch, suites=suites, **kw))
 
     both = ("smoke", "standard")
@@ -124,14 +127,9 @@ def _cases() -> list[Case]:
                 "Gradients")
     core_rnn = ("BiasSplit", "Transposed", "RecurrentWeights", "InitialState", "Gradients")
 
-    def lstm(**kw: object) -> Spec:
-        return Spec("lstm", input_size=3, hidden_size=4, **kw)  # type: ignore[arg-type]
-
-    def gru(**kw: object) -> Spec:
-        return Spec("gru", input_size=3, hidden_size=4, **kw)  # type: ignore[arg-type]
-
-    def rnn(**kw: object) -> Spec:
-        return Spec("rnn", input_size=3, hidden_size=4, **kw)  # type: ignore[arg-type]
+    lstm = partial(Spec, "lstm", input_size=3, hidden_size=4)
+    gru = partial(Spec, "gru", input_size=3, hidden_size=4)
+    rnn = partial(Spec, "rnn", input_size=3, hidden_size=4)
 
     # The basic cases: random weights, non-zero states, T >= 2, variable lengths.
     lens = (5, 3, 0)

@@ -40,8 +40,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import mpmath
 import numpy as np
@@ -49,6 +50,9 @@ from mpmath.libmp import mpf_add, mpf_neg, to_str
 
 from lstm_ref.exact.backends import Undecidable
 from lstm_ref.exact.rounding import FORMATS, exact_value, round_floats, round_raw
+
+if TYPE_CHECKING:
+    from flint import arb
 
 METHODS = {
     "ziv-mpmath": (
@@ -67,6 +71,18 @@ METHODS = {
 }
 STEP_BITS = 64
 UNIT_SLACK_BITS = 8
+
+# _Enclosures.fast decides a ball from float64 bounds only when its midpoint's magnitude
+# lies between these, far from float64's ends (2^-1022 and 2^1024): there the spacing of
+# the doubles around the midpoint is a normal number, and no bound, scaled by the slack,
+# overflows. Other balls are decided exactly.
+FAST_MIN_MAGNITUDE = 2.0**-800
+FAST_MAX_MAGNITUDE = 2.0**1000
+
+# log10(2) to five digits, as the fraction 30103 / 100000 for integer arithmetic:
+# _round_up_ratio makes a first guess of a decimal exponent from a difference of bit
+# lengths with it, and its loop then corrects the guess, so the digits only save steps.
+LOG10_2_NUMERATOR, LOG10_2_DENOMINATOR = 30103, 100000
 
 
 @dataclass
@@ -111,13 +127,15 @@ def certify(evaluate: Callable[[int, str], dict[str, np.ndarray]], digits: int,
                     raise
                 bits = min(max_bits, 2 * bits)
                 continue
-            enclosures = {name: _Enclosures(balls=list(array.flat)) for name, array in balls.items()}
+            enclosures = {name: _Enclosures(balls=list(array.flat))
+                          for name, array in balls.items()}
             shapes = {name: array.shape for name, array in balls.items()}
         else:
             low, high = evaluate(bits, "mpmath"), evaluate(bits + STEP_BITS, "mpmath")
             precisions += [bits, bits + STEP_BITS]
-            enclosures = {name: _Enclosures(pairs=[_ziv(a, b, bits + STEP_BITS)
-                                                   for a, b in zip(low[name].flat, array.flat)])
+            enclosures = {name: _Enclosures(pairs=[
+                              _ziv(a, b, bits + STEP_BITS)
+                              for a, b in zip(low[name].flat, array.flat, strict=True)])
                           for name, array in high.items()}
             shapes = {name: array.shape for name, array in high.items()}
         with mpmath.workprec(2 * bits + 2 * STEP_BITS):
@@ -141,9 +159,9 @@ def _ziv(low: mpmath.mpf, high: mpmath.mpf, bits: int) -> tuple[mpmath.mpf, mpma
         return mid, abs(mid - low) + abs(mid) * mpmath.ldexp(1, UNIT_SLACK_BITS - bits)
 
 
-def _ball(ball: object) -> tuple[mpmath.mpf, mpmath.mpf]:
+def _ball(ball: arb) -> tuple[mpmath.mpf, mpmath.mpf]:
     """(midpoint, radius) of an arb ball, both exactly as mpf."""
-    return exact_value(ball.mid()), exact_value(ball.rad())  # type: ignore[attr-defined]
+    return exact_value(ball.mid()), exact_value(ball.rad())
 
 
 class _Enclosures:
@@ -151,16 +169,21 @@ class _Enclosures:
     (midpoint, radius) pairs of mpf (method ziv-mpmath). A ball becomes an exact pair
     only when one is needed: most are decided from float64 bounds (:meth:`fast`)."""
 
-    def __init__(self, balls: list[Any] | None = None,
+    def __init__(self, balls: list[arb] | None = None,
                  pairs: list[tuple[mpmath.mpf, mpmath.mpf]] | None = None) -> None:
         self.balls, self._pairs = balls, pairs
-        self.size = len(balls if balls is not None else pairs)  # type: ignore[arg-type]
-        self.mid = self.rad = None  # float64 bounds, from fast()
+        given = balls if balls is not None else pairs
+        assert given is not None, "balls or pairs"
+        self.size = len(given)
+        # float64 bounds of |midpoint| and of the radius, from fast()
+        self.mid: np.ndarray | None = None
+        self.rad: np.ndarray | None = None
 
     def pair(self, index: int) -> tuple[mpmath.mpf, mpmath.mpf]:
         if self._pairs is not None:
             return self._pairs[index]
-        return _ball(self.balls[index])  # type: ignore[index]
+        assert self.balls is not None
+        return _ball(self.balls[index])
 
     def fast(self, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
         """For balls: the float64 rounding of the values decided from float64 bounds
@@ -173,14 +196,16 @@ class _Enclosures:
         left to the exact decision.
         """
         flint = _flint()
-        mids = [ball.mid() for ball in self.balls]  # type: ignore[union-attr]
+        assert self.balls is not None, "only balls have float64 bounds"
+        mids = [ball.mid() for ball in self.balls]
         m = np.array([float(x) for x in mids])
-        gap = np.array([float((x - flint.arb(v)).abs_upper()) for x, v in zip(mids, m.tolist())])
-        rad = np.array([float(ball.rad()) for ball in self.balls])  # type: ignore[union-attr]
+        gap = np.array([float((x - flint.arb(v)).abs_upper())
+                        for x, v in zip(mids, m.tolist(), strict=True)])
+        rad = np.array([float(ball.rad()) for ball in self.balls])
         gap, rad = np.nextafter(gap, np.inf), np.nextafter(rad, np.inf)
         size = np.abs(m)
-        # Far from float64's ends, so that tolerance * |m| and the spacings are normal.
-        usable = np.isfinite(m) & (np.abs(m) > 2.0**-800) & (np.abs(m) < 2.0**1000) & np.isfinite(rad)
+        usable = (np.isfinite(m) & (np.abs(m) > FAST_MIN_MAGNITUDE)
+                  & (np.abs(m) < FAST_MAX_MAGNITUDE) & np.isfinite(rad))
         half = np.minimum(np.spacing(size), size - np.nextafter(size, 0)) / 2
         slack = 1 + 2.0**-40
         rounds = usable & ((gap + rad) * slack < half)
@@ -191,13 +216,14 @@ class _Enclosures:
 
     def log2_ratio(self, index: int) -> float:
         """log2(radius / |midpoint|), roughly (for choosing the next precision)."""
-        if self.mid is not None and np.isfinite(self.mid[index]) and self.rad[index] > 0:
-            return math.log2(self.rad[index] / self.mid[index])  # type: ignore[index]
+        if (self.mid is not None and self.rad is not None and np.isfinite(self.mid[index])
+                and self.rad[index] > 0):
+            return math.log2(self.rad[index] / self.mid[index])
         mid, radius = self.pair(index)
         return float(mpmath.log(radius / abs(mid), 2)) if mid and radius else 0.0
 
 
-def _flint() -> Any:
+def _flint() -> ModuleType:
     import flint
 
     return flint
@@ -217,17 +243,9 @@ def _decide(enclosures: dict[str, _Enclosures], shapes: dict[str, tuple[int, ...
             r64, missed = values.fast(10.0**-digits)
             pending &= np.isnan(r64) & ~missed
         ends: dict[int, tuple[tuple, tuple]] = {}
-
-        def ends_of(index: int) -> tuple[tuple, tuple]:
-            if index not in ends:
-                mid, radius = values.pair(index)
-                ends[index] = (mpf_add(mid._mpf_, mpf_neg(radius._mpf_), 0),
-                               mpf_add(mid._mpf_, radius._mpf_, 0))
-            return ends[index]
-
         for index in np.flatnonzero(pending).tolist():
             mid, radius = values.pair(index)
-            lower, upper = ends_of(index)
+            lower, upper = _ends(values, ends, index)
             low, high = round_raw(lower, double), round_raw(upper, double)
             # Decided: the binary enclosure is narrower than the digits asked for, and
             # both its ends round alike in every format (NaN ends differ).
@@ -241,19 +259,31 @@ def _decide(enclosures: dict[str, _Enclosures], shapes: dict[str, tuple[int, ...
         rounded: dict[str, np.ndarray] = {double.name: r64}
         for fmt in narrower:
             rounding, tie = round_floats(r64, fmt)
-            for index in np.flatnonzero(tie & decided):
-                low, high = (round_raw(end, fmt) for end in ends_of(index))
+            for index in np.flatnonzero(tie & decided).tolist():
+                low, high = (round_raw(end, fmt) for end in _ends(values, ends, index))
                 rounding[index] = low
                 decided[index] = low == high
             rounded[fmt.name] = rounding
         undecided = np.flatnonzero(~decided).tolist()
         out.shapes[name] = shapes[name]
-        out.rounded[name] = {fmt: [float(v) if ok else None for v, ok in zip(rounding.tolist(), decided)]
-                             for fmt, rounding in rounded.items()}
+        out.rounded[name] = {
+            fmt: [float(v) if ok else None
+                  for v, ok in zip(rounding.tolist(), decided, strict=True)]
+            for fmt, rounding in rounded.items()}
         if undecided:
             out.undecided[name] = undecided
             all_decided = False
     return out, all_decided
+
+
+def _ends(values: _Enclosures, ends: dict[int, tuple[tuple, tuple]],
+          index: int) -> tuple[tuple, tuple]:
+    """The exact ends (raw mpf) of one enclosure, computed once into `ends`."""
+    if index not in ends:
+        mid, radius = values.pair(index)
+        ends[index] = (mpf_add(mid._mpf_, mpf_neg(radius._mpf_), 0),
+                       mpf_add(mid._mpf_, radius._mpf_, 0))
+    return ends[index]
 
 
 def _missing_bits(result: Certified, enclosures: dict[str, _Enclosures], digits: int) -> int:
@@ -334,7 +364,8 @@ def _round_up_ratio(numerator: int, denominator: int) -> str:
             return numerator, denominator * 10**exponent
         return numerator * 10**-exponent, denominator
 
-    exponent = (numerator.bit_length() - denominator.bit_length()) * 30103 // 100000 - 2
+    bits = numerator.bit_length() - denominator.bit_length()
+    exponent = bits * LOG10_2_NUMERATOR // LOG10_2_DENOMINATOR - 2
     while True:  # the exponent with 10 <= ratio / 10^exponent < 100
         n, d = scaled(exponent)
         if n >= 100 * d:

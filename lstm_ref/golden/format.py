@@ -52,7 +52,8 @@ def decode_exact(obj: Any, where: str) -> np.ndarray:
         raise GoldenFormatError(f"{where}: expected an object with `shape` and `values`")
     shape, values = obj["shape"], obj["values"]
     if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
-        raise GoldenFormatError(f"{where}.shape: expected a list of non-negative integers; got {shape!r}")
+        raise GoldenFormatError(f"{where}.shape: expected a list of non-negative integers; "
+                                f"got {shape!r}")
     if not isinstance(values, list) or len(values) != int(np.prod(shape, dtype=np.int64)):
         raise GoldenFormatError(
             f"{where}.values: expected {int(np.prod(shape, dtype=np.int64))} values for shape "
@@ -117,8 +118,8 @@ def read_json(path: Path) -> Any:
 def check_version(document: Any, where: str) -> None:
     """Refuse unknown formats and versions, naming the supported ones."""
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
-        raise GoldenFormatError(f"{where}: not an {FORMAT_NAME} file (`format` is "
-                                f"{document.get('format') if isinstance(document, dict) else None!r})")
+        found = document.get("format") if isinstance(document, dict) else None
+        raise GoldenFormatError(f"{where}: not an {FORMAT_NAME} file (`format` is {found!r})")
     version = document.get("formatVersion")
     if version not in SUPPORTED_VERSIONS:
         raise GoldenFormatError(

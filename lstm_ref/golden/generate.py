@@ -20,20 +20,26 @@ from typing import Any
 
 import numpy as np
 
-from lstm_ref.version import __version__
 from lstm_ref.exact import backward, forward
+from lstm_ref.exact.backends import backend
 from lstm_ref.files import write_atomically
 from lstm_ref.golden.catalogue import FLAGS, Case, suite
-from lstm_ref.exact.backends import backend
 from lstm_ref.golden.certify import METHODS, Certified, certify
-from lstm_ref.golden.schema import validate
 from lstm_ref.golden.format import (
-    FORMAT_NAME, FORMAT_VERSION, SCHEMA_NAME, dumps, encode_exact, hex_float, write_manifest,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    SCHEMA_NAME,
+    dumps,
+    encode_exact,
+    hex_float,
+    write_manifest,
 )
+from lstm_ref.golden.schema import validate
 from lstm_ref.grid import GridSampler
 from lstm_ref.inputs import Inputs
 from lstm_ref.params import Params, parameter_layout
 from lstm_ref.spec import Spec
+from lstm_ref.version import __version__
 
 DEFAULT_DIGITS = 30
 DEFAULT_METHOD = "ziv-mpmath"
@@ -144,7 +150,7 @@ def suite_documents(name: str, digits: int = DEFAULT_DIGITS, method: str = DEFAU
         jobs += [(case, tc_id, digits, method) for tc_id, case in enumerate(mine, start=1)]
     results = executor.map(_test_job, jobs) if executor is not None else map(_test_job, jobs)
     tests = {}
-    for done, (job, document) in enumerate(zip(jobs, results)):
+    for done, (job, document) in enumerate(zip(jobs, results, strict=True)):
         if progress:
             progress(done, len(jobs), job[0].id)
         tests[job[0].id] = document
@@ -160,7 +166,8 @@ def suite_documents(name: str, digits: int = DEFAULT_DIGITS, method: str = DEFAU
                 layout = parameter_layout(case.spec)
                 groups[key] = {
                     "spec": case.spec.to_json(),
-                    "parameters": {k: {"shape": list(s), "dims": d} for k, (s, d) in layout.items()},
+                    "parameters": {k: {"shape": list(s), "dims": d}
+                                   for k, (s, d) in layout.items()},
                     "tests": [],
                 }
             groups[key]["tests"].append(tests[case.id])

@@ -25,7 +25,11 @@ import numpy as np
 from lstm_ref.exact.rounding import FORMATS
 from lstm_ref.files import sha256
 from lstm_ref.golden.format import (
-    MANIFEST, GoldenFormatError, check_version, decode_exact, read_json,
+    MANIFEST,
+    GoldenFormatError,
+    check_version,
+    decode_exact,
+    read_json,
 )
 from lstm_ref.golden.schema import validate
 from lstm_ref.inputs import Inputs, validate_inputs
@@ -84,7 +88,7 @@ class GoldenCase:
     def inputs_as(self, dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """x, h0, c0 in `dtype` (exact: every value lies on the shared grid)."""
         kind = FORMATS[dtype].numpy_dtype
-        c0 = None if self.inputs.c0 is None else self.inputs.c0.astype(kind)
+        c0: np.ndarray | None = None if self.inputs.c0 is None else self.inputs.c0.astype(kind)
         return self.inputs.x.astype(kind), self.inputs.h0.astype(kind), c0
 
     def params_as(self, dtype: str) -> dict[str, np.ndarray]:
@@ -190,7 +194,8 @@ def _case(path: Path, spec: Spec, test: dict[str, Any], digits: int) -> GoldenCa
         for field in ("mid", "rad", *FORMATS):
             if len(entry[field]) != size:
                 raise GoldenFormatError(f"{where}.expected[{name!r}].{field}: expected {size} "
-                                        f"values for shape {entry['shape']}; got {len(entry[field])}")
+                                        f"values for shape {entry['shape']}; "
+                                        f"got {len(entry[field])}")
     return GoldenCase(str(path), test["tcId"], test["id"], test["comment"], tuple(test["flags"]),
                       spec, params, inputs, cot, test["expected"], test["certification"], digits)
 

@@ -19,13 +19,13 @@ from lstm_ref.golden.format import SCHEMA_NAME, GoldenFormatError
 KEYWORDS = {"$schema", "$id", "title", "description", "$defs", "type", "const", "enum",
             "pattern", "minimum", "minItems", "properties", "required",
             "additionalProperties", "items", "$ref"}
-TYPES = {"object": dict, "array": list, "string": str, "null": type(None)}
+TYPES: dict[str, type] = {"object": dict, "array": list, "string": str, "null": type(None)}
 
 
 @lru_cache(maxsize=1)
 def schema() -> dict[str, Any]:
     """The shipped schema of format version 1."""
-    text = resources.files("lstm_ref.golden").joinpath("schema", SCHEMA_NAME).read_text("utf-8")
+    text = (resources.files("lstm_ref.golden") / "schema" / SCHEMA_NAME).read_text("utf-8")
     return json.loads(text)
 
 
