@@ -75,9 +75,12 @@ UNIT_SLACK_BITS = 8
 # _Enclosures.fast decides a ball from float64 bounds only when its midpoint's magnitude
 # lies between these, far from float64's ends (2^-1022 and 2^1024): there the spacing of
 # the doubles around the midpoint is a normal number, and no bound, scaled by the slack,
-# overflows. Other balls are decided exactly.
+# overflows. Its tolerance, 10^-digits times that magnitude, must also stay above
+# FAST_MIN_TOLERANCE: a normal number, with room for the slack (it underflows for 200
+# digits at 2^-700). Other balls are decided exactly.
 FAST_MIN_MAGNITUDE = 2.0**-800
 FAST_MAX_MAGNITUDE = 2.0**1000
+FAST_MIN_TOLERANCE = 2.0**-1000
 
 # log10(2) to five digits, as the fraction 30103 / 100000 for integer arithmetic:
 # _round_up_ratio makes a first guess of a decimal exponent from a difference of bit
@@ -205,7 +208,8 @@ class _Enclosures:
         gap, rad = np.nextafter(gap, np.inf), np.nextafter(rad, np.inf)
         size = np.abs(m)
         usable = (np.isfinite(m) & (np.abs(m) > FAST_MIN_MAGNITUDE)
-                  & (np.abs(m) < FAST_MAX_MAGNITUDE) & np.isfinite(rad))
+                  & (np.abs(m) < FAST_MAX_MAGNITUDE) & np.isfinite(rad)
+                  & (tolerance * size > FAST_MIN_TOLERANCE))
         half = np.minimum(np.spacing(size), size - np.nextafter(size, 0)) / 2
         slack = 1 + 2.0**-40
         rounds = usable & ((gap + rad) * slack < half)
