@@ -14,6 +14,9 @@ import argparse
 import importlib.util
 import platform
 import time
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -21,7 +24,8 @@ import numpy as np
 from lstm_ref import Spec, backward, forward, random_inputs, random_params
 
 
-def naive_lstm(params, x, h0, c0, bits):
+def naive_lstm(params: Mapping[str, np.ndarray], x: np.ndarray, h0: np.ndarray, c0: np.ndarray,
+               bits: int) -> list[list[Any]]:
     """The baseline: the LSTM equations in plain mpmath, one sample at a time."""
     with mpmath.workprec(bits):
         W = {k: [[mpmath.mpf(float(v)) for v in row] for row in np.atleast_2d(a)]
@@ -44,16 +48,17 @@ def naive_lstm(params, x, h0, c0, bits):
                 f = [1 / (1 + mpmath.exp(-a)) for a in gate["f"]]
                 g = [mpmath.tanh(a) for a in gate["g"]]
                 o = [1 / (1 + mpmath.exp(-a)) for a in gate["o"]]
-                c = [fj * cj + ij * gj for fj, cj, ij, gj in zip(f, c, i, g)]
-                h = [oj * mpmath.tanh(cj) for oj, cj in zip(o, c)]
+                c = [fj * cj + ij * gj for fj, cj, ij, gj in zip(f, c, i, g, strict=True)]
+                h = [oj * mpmath.tanh(cj) for oj, cj in zip(o, c, strict=True)]
                 outputs.append(h)
         return outputs
 
 
-def numpy_lstm(params, x, h0, c0):
+def numpy_lstm(params: Mapping[str, np.ndarray], x: np.ndarray, h0: np.ndarray,
+               c0: np.ndarray) -> np.ndarray:
     h, c = h0[0], c0[0]
 
-    def sig(v):  # type: ignore[no-untyped-def]
+    def sig(v: np.ndarray) -> np.ndarray:
         return 1 / (1 + np.exp(-v))
 
     for t in range(x.shape[0]):
@@ -64,7 +69,7 @@ def numpy_lstm(params, x, h0, c0):
     return h
 
 
-def best(function, repeat):
+def best(function: Callable[[], object], repeat: int) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -84,20 +89,23 @@ def main() -> None:
     spec = Spec("lstm", input_size=args.size, hidden_size=args.size)
     params = random_params(spec, seed=0)
     inputs = random_inputs(spec, args.steps, args.batch, seed=0)
+    c0 = inputs.c0
+    assert c0 is not None  # an LSTM's
     p = dict(params)
-    cot = {"y": random_inputs(spec, args.steps, args.batch, seed=1).x[..., :1].repeat(args.size, -1)}
+    cotangent = random_inputs(spec, args.steps, args.batch, seed=1).x[..., :1]
+    cot = {"y": cotangent.repeat(args.size, -1)}
     call = (spec, params, inputs.x, inputs.h0, inputs.c0)
-    rows = [("naive mpmath baseline (forward)",
-             lambda: naive_lstm(p, inputs.x, inputs.h0, inputs.c0, args.bits))]
+    rows: list[tuple[str, Callable[[], object]]] = [
+        ("naive mpmath baseline (forward)",
+         lambda: naive_lstm(p, inputs.x, inputs.h0, c0, args.bits))]
     backends = ["mpmath"] + (["arb"] if importlib.util.find_spec("flint") else [])
     for name in backends:
         rows.append((f"lstm_ref forward, {name}",
-                     lambda name=name: forward(*call, bits=args.bits, arithmetic=name)))
+                     partial(forward, *call, bits=args.bits, arithmetic=name)))
         rows.append((f"lstm_ref forward + backward, {name}",
-                     lambda name=name: backward(*call, cotangents=cot, bits=args.bits,
-                                                arithmetic=name)))
+                     partial(backward, *call, cotangents=cot, bits=args.bits, arithmetic=name)))
     rows.append(("numpy float64 forward (for scale)",
-                 lambda: numpy_lstm(p, inputs.x, inputs.h0, inputs.c0)))
+                 lambda: numpy_lstm(p, inputs.x, inputs.h0, c0)))
     print(f"LSTM I=H={args.size}, B={args.batch}, T={args.steps}, {args.bits} bits; "
           f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
           f"mpmath backend {mpmath.libmp.BACKEND}")

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import mpmath
+import numpy as np
 
 from lstm_ref import Spec
 from lstm_ref.golden import certify as certify_module
@@ -49,7 +50,7 @@ def main() -> None:
 
     evaluations: list[float] = []
 
-    def timed(bits: int, arithmetic: str):  # type: ignore[no-untyped-def]
+    def timed(bits: int, arithmetic: str) -> dict[str, np.ndarray]:
         begin = time.perf_counter()
         values = evaluate(bits, arithmetic)
         evaluations.append(time.perf_counter() - begin)

@@ -37,7 +37,8 @@ def to_grid(values: np.ndarray) -> np.ndarray:
     """
     a = np.asarray(values, dtype=np.float64)
     if not np.all(np.isfinite(a)) or np.any(np.abs(a) > LARGEST):
-        raise ValueError(f"`values` must be finite with magnitude <= {LARGEST}; got max {np.max(np.abs(a))}")
+        raise ValueError(f"`values` must be finite with magnitude <= {LARGEST}; got max "
+                         f"{np.max(np.abs(a))}")
     mantissa, exponent = np.frexp(a)
     rounded = np.ldexp(np.rint(mantissa * 2**SIGNIFICANT_BITS), exponent - SIGNIFICANT_BITS)
     if np.any(np.abs(rounded) > LARGEST):  # 65504 and a little below round up to 65536

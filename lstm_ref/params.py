@@ -75,7 +75,8 @@ class Params(Mapping[str, np.ndarray]):
 
     def __init__(self, spec: Spec, arrays: Mapping[str, object]) -> None:
         if not isinstance(arrays, Mapping):
-            raise TypeError(f"`params` must be a mapping of names to arrays; got {type(arrays).__name__}")
+            raise TypeError(f"`params` must be a mapping of names to arrays; got "
+                            f"{type(arrays).__name__}")
         layout = parameter_layout(spec)
         missing = [name for name in layout if name not in arrays]
         unexpected = [name for name in arrays if name not in layout]
@@ -151,7 +152,8 @@ def as_real_array(value: object, name: str) -> np.ndarray:
                             f"elements of type {', '.join(kinds)}")
         finite = np.array([mpmath.isfinite(v) for v in array.flat], dtype=bool).reshape(array.shape)
     elif array.dtype.kind not in "iuf":
-        raise TypeError(f"`{name}` must be a real array (integer or floating); got dtype {array.dtype}")
+        raise TypeError(f"`{name}` must be a real array (integer or floating); got dtype "
+                        f"{array.dtype}")
     else:
         original = array
         array = array.astype(np.float64)

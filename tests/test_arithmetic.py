@@ -100,7 +100,8 @@ def test_limb_products_equal_big_integer_products(rows, inner, cols, bits_a, bit
                 int_matmul(Fixed(a.T.copy(), 3), Fixed(b, -5), transpose_a=True),
                 int_matmul(Fixed(a, 3), Fixed(b.T.copy(), -5), transpose_b=True)):
         assert got.exp == -2 and got.ints.shape == (rows, cols)
-        assert all(type(x) is int and x == int(y) for x, y in zip(got.ints.flat, want.flat))
+        assert all(type(x) is int and x == int(y)
+                   for x, y in zip(got.ints.flat, want.flat, strict=True))
 
 
 def test_floats_convert_to_the_same_exact_integers_as_through_mpmath():
@@ -111,7 +112,8 @@ def test_floats_convert_to_the_same_exact_integers_as_through_mpmath():
         with mpmath.workprec(64):
             slow = to_fixed(to_mpf(values))
         assert fast.exp == slow.exp
-        assert all(type(x) is int and x == int(y) for x, y in zip(fast.ints.flat, slow.ints.flat))
+        assert all(type(x) is int and x == int(y)
+                   for x, y in zip(fast.ints.flat, slow.ints.flat, strict=True))
         assert [mpmath.ldexp(x, fast.exp) for x in fast.ints.flat] == list(values.flat)
     with pytest.raises(ValueError, match="finite"):
         to_fixed(np.array([1.0, np.inf]))
@@ -134,7 +136,8 @@ def test_mpmath_gives_the_same_bits_with_and_without_gmpy2():
         "    spec = Spec(cell, input_size=3, hidden_size=4, direction='bidirectional')\n"
         "    p = random_params(spec, seed=3)\n"
         "    i = random_inputs(spec, steps=3, batch=2, seed=3)\n"
-        "    g = backward(spec, p, i.x, i.h0, i.c0, cotangents={'y': i.x[..., :1].repeat(8, -1)}, bits=100)\n"
+        "    cot = {'y': i.x[..., :1].repeat(8, -1)}\n"
+        "    g = backward(spec, p, i.x, i.h0, i.c0, cotangents=cot, bits=100)\n"
         "    out[cell] = [repr(v) for v in list(g.forward.y.values.flat) + list(g.x.values.flat)\n"
         "                 + [x for a in g.params.values() for x in a.values.flat]]\n"
         "print(json.dumps(out))\n"

@@ -48,7 +48,7 @@ def test_balls_enclose_the_mpmath_values(name, path, monkeypatch):
     pairs = [(balls.forward.y, truth.forward.y), (balls.h0, truth.h0), (balls.x, truth.x)]
     pairs += [(balls.params[k], truth.params[k]) for k in truth.params]
     for mine, reference in pairs:
-        for ball, value in zip(mine.values.flat, reference.values.flat):
+        for ball, value in zip(mine.values.flat, reference.values.flat, strict=True):
             assert contains(ball, value), (ball, value)
             assert float(ball.rad()) <= 1e-25 * max(1.0, abs(float(value)))
 

@@ -110,7 +110,8 @@ def test_forward_validates_and_does_not_touch_inputs():
     x = np.ones((2, 1, 2))
     forward(spec, params, x)
     assert np.array_equal(x, np.ones((2, 1, 2)))
-    assert message(forward, spec, params, x, digits=0) == "`digits` must be a positive integer; got 0"
+    assert message(forward, spec, params, x, digits=0) == (
+        "`digits` must be a positive integer; got 0")
     assert message(forward, spec, params, x, bits=32) == (
         "the working precision must be in [64, 1048576] bits; got 32"
     )

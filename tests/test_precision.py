@@ -31,7 +31,7 @@ def test_two_precisions_agree_to_45_digits(name):
                             ("c_n", low.c_n, high.c_n), ("y_out", low.y_out, high.y_out)]:
             if a is None:
                 continue
-            for u, v in zip(a.values.flat, b.values.flat):
+            for u, v in zip(a.values.flat, b.values.flat, strict=True):
                 # relative, with a floor for exact zeros (Relu, padding): 1e-75 absolute
                 assert abs(u - v) <= mpmath.mpf(10) ** -45 * max(abs(v), mpmath.mpf(10) ** -30), (
                     name_, u, v)
@@ -55,6 +55,7 @@ def test_forward_restores_precision():
 
 
 def test_precision_arguments():
-    with pytest.raises(ValueError, match="give `digits` or `bits`, not both; got digits=20, bits=100"):
+    both = "give `digits` or `bits`, not both; got digits=20, bits=100"
+    with pytest.raises(ValueError, match=both):
         with precision(digits=20, bits=100):
             pass

@@ -118,10 +118,14 @@ def test_numpy_rounding_of_doubles_equals_exact_rounding(name):
                             0.0, -0.0, np.inf, -np.inf, 5e-324, 1e308, -1e308]))
     doubles = np.concatenate(values)
     got, tie = round_floats(doubles, fmt)
-    for value, rounded, is_tie in zip(doubles.tolist(), got.tolist(), tie.tolist()):
+    for value, rounded, is_tie in zip(doubles.tolist(), got.tolist(), tie.tolist(), strict=True):
         # mpmath has no negative zero: the raw tuple keeps the sign.
-        exact = (int(math.copysign(1, value) < 0), 0, 0, 0) if value == 0 else mpmath.mpf(value)._mpf_
-        assert rounded == round_raw(exact, fmt) and str(rounded) == str(round_raw(exact, fmt)), value
+        if value == 0:
+            exact = (int(math.copysign(1, value) < 0), 0, 0, 0)
+        else:
+            exact = mpmath.mpf(value)._mpf_
+        want = round_raw(exact, fmt)
+        assert rounded == want and str(rounded) == str(want), value
         scaled = exact_halfway(value, fmt)
         assert is_tie == scaled, value
 
@@ -129,8 +133,8 @@ def test_numpy_rounding_of_doubles_equals_exact_rounding(name):
 def exact_halfway(value: float, fmt) -> bool:
     """Is `value` exactly halfway between two neighbours of `fmt` (or at its overflow
     threshold)? With Fractions: its distance to the format's grid at its binade."""
-    from fractions import Fraction
     import math
+    from fractions import Fraction
 
     if not math.isfinite(value) or value == 0:
         return False
