@@ -36,21 +36,22 @@ import mpmath
 import numpy as np
 
 from lstm_ref.version import __version__
-from lstm_ref.adapters.builtin import BUILT_IN, built_in
-from lstm_ref.checker import PROFILES, check, check_results, table
-from lstm_ref.checker.layouts import LAYOUTS
+from lstm_ref.checker import PROFILES, check, check_results
 from lstm_ref.checker.profiles import DEFAULT_PROFILE
 from lstm_ref.checker.results import read_results
 from lstm_ref.derivation.names import OUTPUT_FORMATS
 from lstm_ref.derivation.printing import derivation_files, document
 from lstm_ref.exact import forward, precision
 from lstm_ref.files import write_atomically
+from lstm_ref.frameworks import table
+from lstm_ref.frameworks.builtin import BUILT_IN, built_in
 from lstm_ref.golden import SUITES, generate, verify
 from lstm_ref.golden.certify import METHODS
 from lstm_ref.golden.generate import DEFAULT_DIGITS, DEFAULT_METHOD, progress_bar
 from lstm_ref.golden.show import summary
 from lstm_ref.golden.verify import suite_directories
 from lstm_ref.inputs import random_inputs
+from lstm_ref.layouts.layout import LAYOUTS
 from lstm_ref.params import random_params
 from lstm_ref.spec import CELLS, DIRECTIONS, GRU_RESETS, MERGES, NONLINEARITIES, Spec
 
@@ -243,7 +244,7 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _check_built_in(args: argparse.Namespace) -> int:
-    """A built-in adapter (lstm_ref.adapters.builtin) on every cell (or --cell), in its
+    """A built-in adapter (lstm_ref.frameworks.builtin) on every cell (or --cell), in its
     own layout; the default dtype is the adapter's first, the default profile the one the
     framework computes that dtype with."""
     adapter = built_in(args.target)
@@ -372,7 +373,7 @@ def _onnx_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def command_onnx_node_tests(args: argparse.Namespace) -> int:
-    from lstm_ref.adapters import onnx_node_tests
+    from lstm_ref.frameworks import onnx_node_tests
 
     rows = [row for case in onnx_node_tests.load() for row in onnx_node_tests.compare(case)]
     print(onnx_node_tests.table(rows))

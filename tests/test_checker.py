@@ -10,7 +10,7 @@ import pytest
 
 import textbook
 from lstm_ref import check
-from lstm_ref.adapters import torch_run
+from lstm_ref.frameworks import torch_run
 from lstm_ref.spec import Spec
 from test_golden_catches_bugs import MUTANTS
 
@@ -39,7 +39,7 @@ def canonical(dtype=np.float64, store=None, mistake=None, transform=None):
 
 
 def torch_impl(dtype):
-    """PyTorch's layer in the torch layout (lstm_ref.adapters.torch_run)."""
+    """PyTorch's layer in the torch layout (lstm_ref.frameworks.torch_run)."""
     return torch_run.implementation(str(dtype).removeprefix("torch."))
 
 

@@ -1,4 +1,4 @@
-"""Equinox, run by the built-in adapter (lstm_ref.adapters.equinox_run) on the golden
+"""Equinox, run by the built-in adapter (lstm_ref.frameworks.equinox_run) on the golden
 cases: every case the equinox layout expresses passes in float32 and float64; a wrong
 gate order is caught and named; what the layout refuses says why."""
 
@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("equinox", reason="Equinox is the `jax` extra")
 
 from lstm_ref import check  # noqa: E402
-from lstm_ref.adapters import equinox_run  # noqa: E402
-from lstm_ref.adapters.equinox import to_equinox  # noqa: E402
+from lstm_ref.frameworks import equinox_run  # noqa: E402
+from lstm_ref.layouts.equinox import to_equinox  # noqa: E402
 from lstm_ref.golden.load import load_suite  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""Flax linen, run by the built-in adapter (lstm_ref.adapters.flax_run) on the golden
+"""Flax linen, run by the built-in adapter (lstm_ref.frameworks.flax_run) on the golden
 cases: every case the flax layout expresses passes, with nn.LSTMCell and with
 nn.OptimizedLSTMCell, in float32 and float64, variable lengths (Flax's `seq_lengths`)
 included; a wrong gate order is caught and named; a final state read at step T in place of
@@ -16,10 +16,10 @@ import pytest
 pytest.importorskip("flax", reason="Flax is the `jax` extra")
 
 from lstm_ref import Spec, check  # noqa: E402
-from lstm_ref.adapters import flax_run  # noqa: E402
-from lstm_ref.adapters.flax import to_flax  # noqa: E402
+from lstm_ref.frameworks import flax_run  # noqa: E402
+from lstm_ref.layouts.flax import to_flax  # noqa: E402
 from lstm_ref.checker.bounds import trajectory  # noqa: E402
-from lstm_ref.checker.layouts import layout  # noqa: E402
+from lstm_ref.layouts.layout import layout  # noqa: E402
 from lstm_ref.checker.profiles import profile_for  # noqa: E402
 from lstm_ref.checker.run import check_case  # noqa: E402
 from lstm_ref.golden.catalogue import Case  # noqa: E402

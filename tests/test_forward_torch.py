@@ -8,7 +8,7 @@ import pytest
 
 from helpers import normwise_relative
 from lstm_ref import Spec, forward, random_inputs, random_params
-from lstm_ref.adapters.torch import check_expressible, from_torch, to_torch
+from lstm_ref.layouts.torch import check_expressible, from_torch, to_torch
 
 torch = pytest.importorskip("torch", reason="PyTorch is the `torch` extra (torch==2.13.0)")
 

@@ -10,7 +10,7 @@ from lstm_ref import Spec, backward, forward, random_inputs, random_params
 from test_gradients import cotangents_for
 
 torch = pytest.importorskip("torch", reason="PyTorch is the `torch` extra (torch==2.13.0)")
-from lstm_ref.adapters.torch import from_torch, to_torch
+from lstm_ref.layouts.torch import from_torch, to_torch
 from test_forward_torch import CASES as TORCH_CASES
 from test_forward_torch import torch_module
 

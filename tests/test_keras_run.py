@@ -1,4 +1,4 @@
-"""Keras 3 on the JAX backend, run by the built-in adapter (lstm_ref.adapters.keras_run)
+"""Keras 3 on the JAX backend, run by the built-in adapter (lstm_ref.frameworks.keras_run)
 on the golden cases: every case the keras layout expresses passes in float32; in float64
 Keras's float32 tanh is a named deviation; a wrong gate order is caught and named."""
 
@@ -17,8 +17,8 @@ if importlib.util.find_spec("keras") is None:
     pytest.skip("Keras 3 is the `keras` extra", allow_module_level=True)
 
 from lstm_ref import check  # noqa: E402
-from lstm_ref.adapters import keras_run  # noqa: E402
-from lstm_ref.adapters.keras import to_keras  # noqa: E402
+from lstm_ref.frameworks import keras_run  # noqa: E402
+from lstm_ref.layouts.keras import to_keras  # noqa: E402
 from lstm_ref.golden.load import load_suite  # noqa: E402
 
 TANH = "activations only float32-accurate in a float64 computation (Keras 3 on JAX: " \
@@ -116,7 +116,7 @@ def test_keras_wrong_gate_order_fails_and_is_named():
 
 def test_keras_on_another_backend_is_refused():
     code = ("import os; os.environ['KERAS_BACKEND'] = 'numpy'; import keras\n"
-            "from lstm_ref.adapters.keras_run import implementation\n"
+            "from lstm_ref.frameworks.keras_run import implementation\n"
             "try:\n    implementation('float32')\n"
             "except RuntimeError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

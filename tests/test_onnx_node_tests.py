@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("onnx", reason="ONNX's node tests come with the onnx package (test extra)")
 
-from lstm_ref.adapters import onnx_node_tests  # noqa: E402
+from lstm_ref.frameworks import onnx_node_tests  # noqa: E402
 from lstm_ref.cli import main  # noqa: E402
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import textbook
 from lstm_ref import Spec, SpecError, check
-from lstm_ref.checker.layouts import layout
+from lstm_ref.layouts.layout import layout
 from lstm_ref.checker.profiles import profile_for
 from lstm_ref.checker.run import check_case
 from lstm_ref.files import write_atomically

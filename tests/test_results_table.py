@@ -1,4 +1,4 @@
-"""The results table (lstm_ref.checker.table, `lstm-ref results-table`): rows taken from
+"""The results table (lstm_ref.frameworks.table, `lstm-ref results-table`): rows taken from
 real reports, a failing implementation's named mistake, a framework that is not installed,
 the Markdown and JSON renderings, and the command's file and argument handling."""
 
@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 
 from lstm_ref import check
-from lstm_ref.adapters.builtin import BUILT_IN, BuiltIn
-from lstm_ref.checker import table
-from lstm_ref.checker.table import NOT_INSTALLED, UNEXPLAINED, Row, margin
+from lstm_ref.frameworks.builtin import BUILT_IN, BuiltIn
+from lstm_ref.frameworks import table
+from lstm_ref.frameworks.table import NOT_INSTALLED, UNEXPLAINED, Row, margin
 from lstm_ref.cli import main
 from test_checker import canonical, mutant_impl
 
 torch = pytest.importorskip("torch", reason="PyTorch is the `torch` extra (torch==2.13.0)")
-from lstm_ref.adapters import torch_run  # noqa: E402  (after the skip: it needs torch)
+from lstm_ref.frameworks import torch_run  # noqa: E402  (after the skip: it needs torch)
 
 PLATFORM = "Python 3, Test OS, CPU test"
 WRONG = "recurrent weights transposed"

@@ -10,8 +10,8 @@ import pytest
 torch = pytest.importorskip("torch", reason="PyTorch is the `torch` extra (torch==2.13.0)")
 
 from lstm_ref import check  # noqa: E402
-from lstm_ref.adapters.builtin import built_in  # noqa: E402
-from lstm_ref.checker.layouts import layout  # noqa: E402
+from lstm_ref.frameworks.builtin import built_in  # noqa: E402
+from lstm_ref.layouts.layout import layout  # noqa: E402
 from lstm_ref.golden import load_suite  # noqa: E402
 
 CELLS = built_in("torch-cells")
@@ -75,7 +75,7 @@ def test_state_is_held_past_a_length(case_id):
 def test_cell_parameters_are_the_layers_under_the_cells_names():
     """The mapping against PyTorch itself: the cell holds exactly the layer's parameters
     (`weight_ih` is nn.LSTM's `weight_ih_l0`) and steps to the layer's outputs."""
-    from lstm_ref.adapters import torch_run
+    from lstm_ref.frameworks import torch_run
     case = next(c for c in load_suite("standard") if c.id == "lstm-tiny")
     (x, params, h0, c0), kwargs = layout("torch").arguments(case, "float64")
     cell = torch_run.cell_for(kwargs["config"], params, torch.float64)

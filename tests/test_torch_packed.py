@@ -15,8 +15,8 @@ import pytest
 torch = pytest.importorskip("torch", reason="PyTorch is the `torch` extra (torch==2.13.0)")
 
 from lstm_ref import Spec  # noqa: E402
-from lstm_ref.adapters.builtin import built_in  # noqa: E402
-from lstm_ref.checker.layouts import layout  # noqa: E402
+from lstm_ref.frameworks.builtin import built_in  # noqa: E402
+from lstm_ref.layouts.layout import layout  # noqa: E402
 from lstm_ref.checker.profiles import profile_for  # noqa: E402
 from lstm_ref.checker.run import check_case  # noqa: E402
 from lstm_ref.golden.catalogue import Case  # noqa: E402

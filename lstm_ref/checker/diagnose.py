@@ -15,7 +15,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from lstm_ref.adapters import onnx
+from lstm_ref.layouts import onnx
 from lstm_ref.checker.bounds import Trajectory, trajectory
 from lstm_ref.checker.profiles import Profile
 from lstm_ref.golden.load import GoldenCase

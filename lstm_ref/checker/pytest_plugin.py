@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from lstm_ref.checker.diagnose import HYPOTHESES, explained
-from lstm_ref.checker.layouts import layout as find_layout
+from lstm_ref.layouts.layout import layout as find_layout
 from lstm_ref.checker.profiles import profile_for
 from lstm_ref.checker.report import Report
 from lstm_ref.checker.run import check_case

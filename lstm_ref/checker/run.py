@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from lstm_ref.checker.bounds import Trajectory, trajectory
-from lstm_ref.adapters.torch import from_torch
+from lstm_ref.layouts.torch import from_torch
 from lstm_ref.checker.diagnose import HYPOTHESES, explained
 from lstm_ref.checker.gradient_bounds import gradient_bounds
-from lstm_ref.checker.layouts import Layout, layout as find_layout
+from lstm_ref.layouts.layout import Layout, layout as find_layout
 from lstm_ref.checker.profiles import Profile, profile_for
 from lstm_ref.checker.report import CaseReport, Report, compare
 from lstm_ref.exact.rounding import FORMATS
@@ -46,7 +46,7 @@ def check(
 ) -> Report:
     """Check `impl` on every case of `suite` for `cell` that `layout` can express.
 
-    `impl` follows the layout's contract (:mod:`lstm_ref.checker.layouts`). The
+    `impl` follows the layout's contract (:mod:`lstm_ref.layouts.layout`). The
     verdict per output uses the per-element bound of the tolerance model for
     `profile` (default: the one for `dtype`, see :mod:`lstm_ref.checker.profiles`).
     On failure, named mistakes are tested (`diagnose`).

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from lstm_ref.adapters.onnx import GATES, PEEPHOLES
+from lstm_ref.layouts.onnx import GATES, PEEPHOLES
 from lstm_ref.exact import forward
 from lstm_ref.exact.rounding import round_array
 from lstm_ref.params import Params, layer_prefix

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from lstm_ref.adapters.jax_run import precision, require_jax
+from lstm_ref.frameworks.jax_run import precision, require_jax
 
 LSTM_CELLS = ("LSTMCell", "OptimizedLSTMCell")
 CELLS = {"gru": "GRUCell", "rnn": "SimpleCell"}

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from lstm_ref.adapters.conventions import TORCH
+from lstm_ref.layouts.conventions import TORCH
 from lstm_ref.params import Params, layer_prefix
 from lstm_ref.spec import Spec
 

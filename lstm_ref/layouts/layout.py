@@ -8,16 +8,16 @@ back `(y, h_n, c_n)` (c_n None for GRU and RNN):
 - `torch`: `params` named like `torch.nn.LSTM/GRU/RNN.state_dict()`; `config` has
   cell, input_size, hidden_size, num_layers, bidirectional, proj_size, nonlinearity,
   bias; `seq_lens` has packed-sequence semantics (padded outputs zero).
-- `onnx`: one operator: `params` W, R, B, P (lstm_ref.adapters.onnx); h0, c0 are
+- `onnx`: one operator: `params` W, R, B, P (lstm_ref.layouts.onnx); h0, c0 are
   initial_h, initial_c (D, B, H); `config` the operator's attributes (layout 0); it
   returns (Y (T, D, B, H), Y_h, Y_c) with ONNX Runtime's variable-length semantics.
 - `keras`: x and y batch-major (B, T, ...); `params` "layer{k}/{forward|backward}/
-  {kernel|recurrent_kernel|bias}" (lstm_ref.adapters.keras); h0, c0 stacked like the
+  {kernel|recurrent_kernel|bias}" (lstm_ref.layouts.keras); h0, c0 stacked like the
   canonical ones; `config` has cell, units, num_layers, bidirectional, merge_mode,
   use_bias, reset_after, activation, recurrent_activation; seq_lens is Keras's mask
   (step t of sequence b is valid when t < seq_lens[b]).
 - `flax`: batch-major like keras; `params` "layer{k}/{forward|backward}/{module}/
-  {kernel|bias}" with Flax's Dense modules (lstm_ref.adapters.flax); `config` has cell,
+  {kernel|bias}" with Flax's Dense modules (lstm_ref.layouts.flax); `config` has cell,
   features, num_layers, direction, merge, gate_fn, activation_fn; seq_lens is Flax's
   `seq_lengths` (lengths >= 1): h_n, c_n are Flax's final carry (the state after step
   seq_lens[b] - 1; the reverse direction runs x_{len-1} .. x_0 of each sequence), and y
@@ -27,7 +27,7 @@ back `(y, h_n, c_n)` (c_n None for GRU and RNN):
   `padded_outputs="carry"`.
 - `equinox`: one eqx.nn.LSTMCell or GRUCell scanned over time (one layer, forward):
   x time-major (T, B, I) as in canonical; `params` weight_ih, weight_hh, bias and
-  (GRU) bias_n (lstm_ref.adapters.equinox); h0, c0 (1, B, H); `config` has cell,
+  (GRU) bias_n (lstm_ref.layouts.equinox); h0, c0 (1, B, H); `config` has cell,
   input_size, hidden_size, use_bias; only full-length sequences are sent.
 
 Arrays are numpy arrays in the requested dtype (bfloat16 values travel in float32
@@ -43,9 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from lstm_ref.adapters import equinox, flax, keras, onnx
-from lstm_ref.adapters.conventions import TORCH
-from lstm_ref.adapters.torch import to_torch
+from lstm_ref.layouts import equinox, flax, keras, onnx
+from lstm_ref.layouts.conventions import TORCH
+from lstm_ref.layouts.torch import to_torch
 from lstm_ref.exact.rounding import FORMATS, representable
 from lstm_ref.golden.load import GoldenCase
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from lstm_ref.adapters.jax_run import precision
+from lstm_ref.frameworks.jax_run import precision
 LAYERS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 
 

@@ -3,7 +3,7 @@
     lstm-ref check onnx-reference --dtype float64
 
 `implementation(dtype)` builds the same one-node model as the ONNX Runtime adapter
-(lstm_ref.adapters.onnx_model) and runs it with `onnx.reference.ReferenceEvaluator`, a
+(lstm_ref.frameworks.onnx_model) and runs it with `onnx.reference.ReferenceEvaluator`, a
 numpy transcription of the operators that computes in the tensors' dtype (float32 or
 float64). It is checked like any other implementation: where it departs from the
 specification (docs/frameworks.md, "ONNX's reference evaluator": it ignores
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lstm_ref.adapters.onnx_model import model, outputs
+from lstm_ref.frameworks.onnx_model import model, outputs
 
 DTYPES = ("float32", "float64")
 

@@ -5,7 +5,7 @@
 Each entry names the module that builds and runs the framework's layer, the checker
 layout it speaks, the dtypes it computes in (the first is the default), the extra
 that installs it and the distributions whose versions say what was checked (the
-results table, lstm_ref.checker.table). The module has `implementation(dtype)` and,
+results table, lstm_ref.frameworks.table). The module has `implementation(dtype)` and,
 when the framework has gradients, `vjp(dtype)` (docs/checker.md). Modules are imported
 only when used, so a missing framework costs nothing until it is asked for, and then
 says what to install.
@@ -73,23 +73,23 @@ class BuiltIn:
 TORCH_CPU_PROFILES = (("float16", "fp16-acc16"), ("bfloat16", "bf16-acc16"))
 
 BUILT_IN: dict[str, BuiltIn] = {b.name: b for b in (
-    BuiltIn("torch", "lstm_ref.adapters.torch_run", "torch",
+    BuiltIn("torch", "lstm_ref.frameworks.torch_run", "torch",
             ("float32", "float64", "bfloat16", "float16"), "torch", ("torch",), gradients=True,
             profiles=TORCH_CPU_PROFILES),
-    BuiltIn("torch-cells", "lstm_ref.adapters.torch_run", "torch",
+    BuiltIn("torch-cells", "lstm_ref.frameworks.torch_run", "torch",
             ("float32", "float64", "bfloat16", "float16"), "torch", ("torch",), gradients=True,
             options=(("modules", "cells"),), profiles=TORCH_CPU_PROFILES),
-    BuiltIn("onnxruntime", "lstm_ref.adapters.onnxruntime_run", "onnx", ("float32",), "onnx",
+    BuiltIn("onnxruntime", "lstm_ref.frameworks.onnxruntime_run", "onnx", ("float32",), "onnx",
             ("onnxruntime", "onnx")),
-    BuiltIn("onnx-reference", "lstm_ref.adapters.onnx_reference_run", "onnx",
+    BuiltIn("onnx-reference", "lstm_ref.frameworks.onnx_reference_run", "onnx",
             ("float32", "float64"), "onnx", ("onnx",)),
-    BuiltIn("keras", "lstm_ref.adapters.keras_run", "keras", ("float32", "float64"), "keras",
+    BuiltIn("keras", "lstm_ref.frameworks.keras_run", "keras", ("float32", "float64"), "keras",
             ("keras", "jax")),
-    BuiltIn("flax", "lstm_ref.adapters.flax_run", "flax", ("float32", "float64"), "jax",
+    BuiltIn("flax", "lstm_ref.frameworks.flax_run", "flax", ("float32", "float64"), "jax",
             ("flax", "jax")),
-    BuiltIn("flax-optimized", "lstm_ref.adapters.flax_run", "flax", ("float32", "float64"),
+    BuiltIn("flax-optimized", "lstm_ref.frameworks.flax_run", "flax", ("float32", "float64"),
             "jax", ("flax", "jax"), cells=("lstm",), options=(("lstm_cell", "OptimizedLSTMCell"),)),
-    BuiltIn("equinox", "lstm_ref.adapters.equinox_run", "equinox", ("float32", "float64"),
+    BuiltIn("equinox", "lstm_ref.frameworks.equinox_run", "equinox", ("float32", "float64"),
             "jax", ("equinox", "jax"), cells=("lstm", "gru")),
 )}
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lstm_ref.adapters.jax_run import precision, require_jax
+from lstm_ref.frameworks.jax_run import precision, require_jax
 
 CELLS = {"lstm": "LSTMCell", "gru": "GRUCell"}
 WEIGHTS = ("weight_ih", "weight_hh", "bias", "bias_n")

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lstm_ref.adapters import keras
-from lstm_ref.adapters.keras import ACTIVATIONS
+from lstm_ref.layouts import keras
+from lstm_ref.layouts.keras import ACTIVATIONS
 from lstm_ref.params import Params, layer_prefix
 from lstm_ref.spec import Spec
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lstm_ref.adapters import keras
+from lstm_ref.layouts import keras
 from lstm_ref.params import Params, layer_prefix
 from lstm_ref.spec import Activation, Spec, show_value
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lstm_ref.adapters.builtin import BUILT_IN, BuiltIn, built_in
+from lstm_ref.frameworks.builtin import BUILT_IN, BuiltIn, built_in
 from lstm_ref.checker.profiles import DEFAULT_PROFILE
 from lstm_ref.checker.report import CaseReport, Report
 from lstm_ref.checker.run import check

@@ -3,7 +3,7 @@
     lstm-ref check onnxruntime --dtype float32
 
 `implementation(dtype)` builds a one-node ONNX model (LSTM, GRU or RNN, opset 14) from the
-layout's tensors and attributes (lstm_ref.adapters.onnx_model), runs it with onnxruntime
+layout's tensors and attributes (lstm_ref.frameworks.onnx_model), runs it with onnxruntime
 on the CPU, and returns (Y, Y_h, Y_c). Needs the `onnx` extra (onnx, onnxruntime).
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lstm_ref.adapters.onnx_model import model, outputs
+from lstm_ref.frameworks.onnx_model import model, outputs
 
 
 def implementation(dtype: str) -> Callable[..., Any]:

@@ -1,7 +1,7 @@
 """One ONNX node (LSTM, GRU or RNN) as a model, built from the `onnx` layout's arguments.
 
-ONNX Runtime (lstm_ref.adapters.onnxruntime_run) and ONNX's reference evaluator
-(lstm_ref.adapters.onnx_reference_run) run the same model, built here once. Needs onnx.
+ONNX Runtime (lstm_ref.frameworks.onnxruntime_run) and ONNX's reference evaluator
+(lstm_ref.frameworks.onnx_reference_run) run the same model, built here once. Needs onnx.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def model(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray, c0: np.n
           ) -> tuple[Any, dict[str, np.ndarray]]:
     """The checked one-node model (opset 14) and its feeds, every tensor in `dtype`.
 
-    `config` holds the operator's attributes plus `op` (lstm_ref.adapters.onnx); the
+    `config` holds the operator's attributes plus `op` (lstm_ref.layouts.onnx); the
     graph's inputs are those fed (X, W, R, initial_h, and B, P, sequence_lens, initial_c
     where present), its outputs Y, Y_h (and Y_c for LSTM).
     """
