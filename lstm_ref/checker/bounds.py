@@ -67,8 +67,10 @@ class _ForwardBounds:
     """The forward rules as the schedule's rule: each step's bounds along the exact
     trajectory."""
 
-    def __init__(self, rules: Rules, params: Params, exact: StackPass) -> None:
+    def __init__(self, rules: Rules, params: Params, exact: StackPass,
+                 forced: dict[tuple[int, str], np.ndarray] | None = None) -> None:
         self.rules, self.params, self.exact = rules, params, exact
+        self.forced = forced or {}
 
     def zeros(self, shape: tuple[int, ...]) -> np.ndarray:
         return np.zeros(shape)
@@ -81,6 +83,14 @@ class _ForwardBounds:
         return self.rules.step(run.program, self.params.of(run.prefix), values, inputs)
 
     def carried(self, run: Run, step: Step, name: str, value: np.ndarray) -> np.ndarray:
+        if run.key in self.forced and name == run.program.output:
+            # the implementation's own state, exact but for its rounding to storage
+            # where it computes in a finer format than it outputs
+            state = self.forced[run.key][step.at]
+            return self.rules.stored(state, np.zeros(state.shape))
+        return self.emitted(run, step, name, value)
+
+    def emitted(self, run: Run, step: Step, name: str, value: np.ndarray) -> np.ndarray:
         return self.rules.stored(self.exact.traces[run.key][name][step.at], value)
 
     def merged(self, layer: int, program: Program, fwd: np.ndarray, bwd: np.ndarray
@@ -92,10 +102,19 @@ class _ForwardBounds:
         return self.rules.stored(evaluate(eq.rhs, values), merged)
 
 
-def trajectory(spec: Spec, params: Params, inputs: Inputs, profile: Profile) -> Trajectory:
-    """The exact outputs of a case and their per-element bounds under `profile`."""
+def trajectory(spec: Spec, params: Params, inputs: Inputs, profile: Profile,
+               forced_y: np.ndarray | None = None) -> Trajectory:
+    """The exact outputs of a case and their per-element bounds under `profile`.
+
+    With `forced_y` (T, B, H_y), an implementation's y where it shows every state
+    (:meth:`~lstm_ref.exact.schedule.Schedule.visible`), each step is judged from the
+    implementation's own previous state (teacher forcing): the outputs are what one
+    correct step gives from it, and the bounds hold one step's rounding (and, for the
+    LSTM's hidden cell state, its own recurrence through the forget gate) instead of
+    the whole sequence's propagated through the weights.
+    """
     with backend("mpmath").precision(TRAJECTORY_BITS):
-        result, tape = run_forward(spec, params, inputs, TRAJECTORY_BITS)
+        result, tape = run_forward(spec, params, inputs, TRAJECTORY_BITS, forced_y=forced_y)
     stack = tape.stack
     exact = StackPass(
         [_float(a) for a in stack.layer_inputs], _float(stack.h_n),
@@ -105,8 +124,9 @@ def trajectory(spec: Spec, params: Params, inputs: Inputs, profile: Profile) -> 
     )
     rules = Rules(profile)
     schedule = Schedule(spec, inputs.seq_lens)
+    forced = None if forced_y is None else schedule.forced(np.asarray(forced_y, dtype=float))
     c0 = None if inputs.c0 is None else np.zeros(inputs.c0.shape)
-    errors = forward_pass(schedule, _ForwardBounds(rules, params, exact),
+    errors = forward_pass(schedule, _ForwardBounds(rules, params, exact, forced),
                           np.zeros(inputs.x.shape), np.zeros(inputs.h0.shape), c0)
     outputs = {"y": result.y, "h_n": result.h_n, "c_n": result.c_n, "y_out": result.y_out}
     outputs_f64 = {k: _float(v.values) for k, v in outputs.items() if v is not None}
@@ -114,7 +134,11 @@ def trajectory(spec: Spec, params: Params, inputs: Inputs, profile: Profile) -> 
     layer = None
     out = output_program(spec)
     if out is not None:
-        layer = _output_layer(out, rules, params, exact.y, errors.y)
+        if forced_y is None:
+            layer = _output_layer(out, rules, params, exact.y, errors.y)
+        else:  # the output layer reads the implementation's own y
+            y_in = np.asarray(forced_y, dtype=float)
+            layer = _output_layer(out, rules, params, y_in, np.zeros(y_in.shape))
         y_out = outputs_f64["y_out"]
         bound = rules.stored(y_out.reshape(-1, y_out.shape[-1]),
                              layer.errors["y_out"]).reshape(y_out.shape)

@@ -82,9 +82,11 @@ class Tape:
 class _Exact:
     """The exact rule of the forward pass: each step's program in one arithmetic."""
 
-    def __init__(self, schedule: Schedule, params: Params, arithmetic: str) -> None:
+    def __init__(self, schedule: Schedule, params: Params, arithmetic: str,
+                 forced: dict[tuple[int, str], np.ndarray] | None = None) -> None:
         self.backend = backend(arithmetic)
         self.arithmetic = arithmetic
+        self.forced = forced or {}
         self.compiled = {run.key: CompiledStep(run.program, params.of(run.prefix), arithmetic)
                          for layer in range(schedule.spec.num_layers)
                          for run in schedule.runs(layer)}
@@ -99,6 +101,11 @@ class _Exact:
         return self.compiled[run.key](inputs)
 
     def carried(self, run: Run, step: Step, name: str, value: np.ndarray) -> np.ndarray:
+        if run.key in self.forced and name == run.program.output:
+            return self.forced[run.key][step.at]
+        return value
+
+    def emitted(self, run: Run, step: Step, name: str, value: np.ndarray) -> np.ndarray:
         return value
 
     def merged(self, layer: int, program: Program, fwd: np.ndarray, bwd: np.ndarray
@@ -107,17 +114,30 @@ class _Exact:
 
 
 def run_forward(spec: Spec, params: Params, inputs: Inputs, bits: int,
-                arithmetic: str = "mpmath") -> tuple[ForwardResult, Tape]:
-    """The forward pass at the current working precision (`bits`), and its tape."""
+                arithmetic: str = "mpmath", forced_y: np.ndarray | None = None
+                ) -> tuple[ForwardResult, Tape]:
+    """The forward pass at the current working precision (`bits`), and its tape.
+
+    With `forced_y` (T, B, H_y), an implementation's y, each step reads the
+    implementation's own previous h instead of the reference's (teacher forcing; only
+    where y shows every run's state, :meth:`Schedule.visible`), and the output layer
+    reads that y: every output is then what one correct step gives from the
+    implementation's own state.
+    """
     chosen = backend(arithmetic)
     schedule = Schedule(spec, inputs.seq_lens)
-    rule = _Exact(schedule, params, arithmetic)
+    forced = None
+    if forced_y is not None:
+        forced_y = chosen.vector(forced_y)
+        forced = schedule.forced(forced_y)
+    rule = _Exact(schedule, params, arithmetic, forced)
     c0 = None if inputs.c0 is None else chosen.vector(inputs.c0)
     stack = forward_pass(schedule, rule, chosen.vector(inputs.x), chosen.vector(inputs.h0), c0)
     y_out = None
     out = output_program(spec)
     if out is not None:
-        y_out = pointwise(out, params.of("output"), arithmetic, ("y",), stack.y)
+        y_in = stack.y if forced_y is None else forced_y
+        y_out = pointwise(out, params.of("output"), arithmetic, ("y",), y_in)
         schedule.zero_padding(y_out, chosen.full((), "0")[()])
     trace = {key: {k: MPArray(v) for k, v in steps.items()} for key, steps in stack.traces.items()}
     result = ForwardResult(

@@ -169,6 +169,21 @@ class Schedule:
             return [adj[:, :, 0].copy(), adj[:, :, 1].copy()]
         return pointwise(self.merge_program(), adj)
 
+    def visible(self) -> bool:
+        """Whether y shows the state h of every run at every valid step (one layer whose
+        directions' outputs are kept apart), so each step can be judged from the
+        implementation's own previous state."""
+        return self.spec.num_layers == 1 and self.spec.merge in (None, "concat", "none")
+
+    def forced(self, y: Array) -> dict[tuple[int, str], Array]:
+        """An implementation's y (T, B, H_y), as each run's output (T, B, H_out): the
+        states it carried, which a teacher-forced rule feeds back (see :meth:`visible`)."""
+        if not self.visible():
+            raise ValueError("y does not show every run's state: teacher forcing needs one "
+                             "layer and merge None, 'concat' or 'none'")
+        parts = self.split(y, lambda program, adj: [])
+        return {run.key: part for run, part in zip(self.runs(0), parts, strict=True)}
+
     def merge_program(self) -> Program:
         from lstm_ref.equations import merge_program
 
@@ -193,7 +208,12 @@ class ForwardRule(Protocol):
 
     def carried(self, run: Run, step: Step, name: str, value: Array) -> Array:
         """The new state `name` computed by a step, as the next step reads it (the
-        bounds round it to the storage format)."""
+        bounds round it to the storage format; a teacher-forced rule reads the
+        implementation's own state instead)."""
+
+    def emitted(self, run: Run, step: Step, name: str, value: Array) -> Array:
+        """The new state `name` as the step outputs it (in y, h_n, c_n): what `carried`
+        gives, unless the rule is teacher-forced."""
 
     def merged(self, layer: int, program: Program, fwd: Array, bwd: Array) -> Array:
         """A merge program applied to both directions' outputs (T, B, H_out) of a layer."""
@@ -238,7 +258,11 @@ def forward_pass(schedule: Schedule, rule: ForwardRule, x: Array, h0: Array,
 
 def _run_forward(schedule: Schedule, rule: ForwardRule, run: Run, x: Array, h: Array,
                  c: Array | None) -> tuple[Array, dict[str, Array]]:
-    """One run over its valid steps; its final states are written into `h`, `c` at its row."""
+    """One run over its valid steps; its final states are written into `h`, `c` at its row.
+
+    The run's states are what the rule carries from step to step; its outputs (y and
+    the final states) are what the rule emits, which differ only when the rule feeds
+    each step the implementation's own previous state (teacher forcing)."""
     program = run.program
     steps, batch = x.shape[:2]
     states = {"h_prev": h[run.index].copy()}
@@ -250,18 +274,20 @@ def _run_forward(schedule: Schedule, rule: ForwardRule, run: Run, x: Array, h: A
     y = rule.zeros((steps, batch, program.sizes[program.output]))
     names = [*program.inputs, *(eq.target for eq in program.equations)]
     trace = {name: rule.blank((steps, batch, program.sizes[name])) for name in names}
+    finals = {name: state.copy() for name, state in states.items()}
     for step in schedule.steps(run):
         inputs = {"x": x[step.at], **{name: state[step.rows] for name, state in states.items()}}
         values = rule.step(run, step, inputs)
         for previous in states:
             new = carried[previous]
             states[previous][step.rows] = rule.carried(run, step, new, values[new])
-        y[step.at] = states[output_state][step.rows]
+            finals[previous][step.rows] = rule.emitted(run, step, new, values[new])
+        y[step.at] = finals[output_state][step.rows]
         for name, array in trace.items():
             array[step.at] = values[name]
-    h[run.index] = states["h_prev"]
-    if c is not None and "c_prev" in states:
-        c[run.index] = states["c_prev"]
+    h[run.index] = finals["h_prev"]
+    if c is not None and "c_prev" in finals:
+        c[run.index] = finals["c_prev"]
     return y, trace
 
 
