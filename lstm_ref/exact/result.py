@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -40,7 +41,7 @@ class MPArray:
     def float32(self) -> np.ndarray:
         return self.to("float32")
 
-    def __getitem__(self, index: object) -> MPArray | mpmath.mpf:
+    def __getitem__(self, index: Any) -> MPArray | mpmath.mpf:
         item = self.values[index]
         return MPArray(item) if isinstance(item, np.ndarray) else item
 

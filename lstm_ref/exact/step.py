@@ -10,7 +10,7 @@ import numpy as np
 import sympy as sp
 
 from lstm_ref.equations.program import Program
-from lstm_ref.exact.backends import backend, compile_expression
+from lstm_ref.exact.backends import AffineCache, backend, compile_expression
 
 
 class CompiledStep:
@@ -48,7 +48,7 @@ class CompiledStep:
     def __call__(self, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Evaluate every equation on a batch: `values` maps input names to (B, n) arrays."""
         values = dict(values)
-        cache: dict[int, object] = {}
+        cache: AffineCache = {}
         for eq in self.program.equations:
             if eq.is_affine:
                 products, biases = eq.affine_terms()
