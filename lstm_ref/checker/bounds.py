@@ -15,7 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from lstm_ref.checker.profiles import Profile
-from lstm_ref.checker.propagation import SAFETY, Rules, evaluate, evaluate_program
+from lstm_ref.checker.propagation import (
+    REALISTIC_SIGMAS,
+    SAFETY,
+    RealisticRules,
+    Rules,
+    evaluate,
+    evaluate_program,
+)
 from lstm_ref.equations import output_program
 from lstm_ref.equations.program import Program
 from lstm_ref.exact.backends import backend
@@ -51,12 +58,16 @@ class ForwardTape:
 
 @dataclass(frozen=True)
 class Trajectory:
-    """The exact outputs (float64) and the bound of each, for one case; `tape` keeps what
-    the gradient bounds need."""
+    """The exact outputs (float64) of one case and two bounds of each: `bounds`, which a
+    correct implementation cannot exceed (beyond it: FAIL), and `realistic`, which
+    correct arithmetic exceeds with probability below
+    tail_probability(REALISTIC_SIGMAS) per element (beyond it: SUSPICIOUS); `tape`
+    keeps what the gradient bounds need."""
 
     outputs: dict[str, np.ndarray]
     bounds: dict[str, np.ndarray]
     tape: ForwardTape
+    realistic: dict[str, np.ndarray]
 
 
 def _float(values: np.ndarray) -> np.ndarray:
@@ -122,31 +133,44 @@ def trajectory(spec: Spec, params: Params, inputs: Inputs, profile: Profile,
         {key: _float(a) for key, a in stack.outputs.items()},
         {key: {n: _float(a) for n, a in trace.items()} for key, trace in stack.traces.items()},
     )
-    rules = Rules(profile)
     schedule = Schedule(spec, inputs.seq_lens)
+    outputs = {"y": result.y, "h_n": result.h_n, "c_n": result.c_n, "y_out": result.y_out}
+    outputs_f64 = {k: _float(v.values) for k, v in outputs.items() if v is not None}
+    ulp64 = {name: np.spacing(np.abs(value)) for name, value in outputs_f64.items()}
+    errors, layer, propagated = _propagate(Rules(profile), schedule, params, inputs, exact,
+                                           outputs_f64, forced_y)
+    bounds = {name: SAFETY * propagated[name] + ulp64[name] for name in outputs_f64}
+    sd = _propagate(RealisticRules(profile), schedule, params, inputs, exact, outputs_f64,
+                    forced_y)[2]
+    realistic = {name: np.minimum(REALISTIC_SIGMAS * sd[name] + ulp64[name], bounds[name])
+                 for name in outputs_f64}
+    return Trajectory(outputs_f64, bounds, ForwardTape(exact, errors, layer), realistic)
+
+
+def _propagate(rules: Rules, schedule: Schedule, params: Params, inputs: Inputs,
+               exact: StackPass, outputs: dict[str, np.ndarray], forced_y: np.ndarray | None
+               ) -> tuple[StackPass, OutputLayer | None, dict[str, np.ndarray]]:
+    """One set of rules over the stack: every quantity's error, the output layer's,
+    and each output's."""
     forced = None if forced_y is None else schedule.forced(np.asarray(forced_y, dtype=float))
     c0 = None if inputs.c0 is None else np.zeros(inputs.c0.shape)
     errors = forward_pass(schedule, _ForwardBounds(rules, params, exact, forced),
                           np.zeros(inputs.x.shape), np.zeros(inputs.h0.shape), c0)
-    outputs = {"y": result.y, "h_n": result.h_n, "c_n": result.c_n, "y_out": result.y_out}
-    outputs_f64 = {k: _float(v.values) for k, v in outputs.items() if v is not None}
     propagated = {"y": errors.y, "h_n": errors.h_n, "c_n": errors.c_n}
     layer = None
-    out = output_program(spec)
+    out = output_program(schedule.spec)
     if out is not None:
         if forced_y is None:
             layer = _output_layer(out, rules, params, exact.y, errors.y)
         else:  # the output layer reads the implementation's own y
             y_in = np.asarray(forced_y, dtype=float)
             layer = _output_layer(out, rules, params, y_in, np.zeros(y_in.shape))
-        y_out = outputs_f64["y_out"]
+        y_out = outputs["y_out"]
         bound = rules.stored(y_out.reshape(-1, y_out.shape[-1]),
                              layer.errors["y_out"]).reshape(y_out.shape)
         schedule.zero_padding(bound, 0.0)
         propagated["y_out"] = bound
-    bounds = {name: SAFETY * propagated[name] + np.spacing(np.abs(value))
-              for name, value in outputs_f64.items()}
-    return Trajectory(outputs_f64, bounds, ForwardTape(exact, errors, layer))
+    return errors, layer, propagated
 
 
 def _output_layer(program: Program, rules: Rules, params: Params, y: np.ndarray,

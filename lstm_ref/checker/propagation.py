@@ -36,6 +36,7 @@ The bound a correct implementation cannot exceed is SAFETY times e (or E).
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -294,3 +295,104 @@ class Rules:
         growth = gamma(max(sums.terms[name], 1), self.u_acc)
         magnitude = sums.magnitude[name]
         return Bound(magnitude, sums.error[name] + growth * magnitude)
+
+
+# The realistic bound is REALISTIC_SIGMAS standard deviations of the error model below;
+# a Gaussian tail puts a correct implementation beyond it with probability
+# erfc(6 / sqrt 2) = 2.0e-9 per element.
+REALISTIC_SIGMAS = 6.0
+
+
+def tail_probability(sigmas: float) -> float:
+    """P(|e| > sigmas * sd) for a Gaussian error e: what the realistic bound states."""
+    return math.erfc(sigmas / math.sqrt(2.0))
+
+
+@dataclass(frozen=True)
+class Roundings:
+    """Where an elementwise expression rounds: for each operation (or activation) k,
+    the first-order change of the result per unit relative error at k,
+    s_k = node_k * dF/dnode_k, as one function of the operands."""
+
+    function: Callable[..., Any]
+    names: tuple[str, ...]
+    activation: tuple[bool, ...]
+
+
+@lru_cache(maxsize=4096)
+def roundings(expr: sp.Expr) -> Roundings:
+    marks: list[tuple[sp.Symbol, bool]] = []
+
+    def perturbed(node: sp.Basic) -> sp.Basic:
+        if node.is_Atom:
+            return node
+        rebuilt = node.func(*[perturbed(a) for a in node.args])
+        mark = sp.Dummy(f"rounding{len(marks)}", real=True)
+        marks.append((mark, node.func in ACTIVATIONS))
+        return rebuilt * (1 + mark)
+
+    tree = perturbed(expr)
+    at_zero = {mark: 0 for mark, _ in marks}
+    terms = [sp.diff(tree, mark).subs(at_zero) for mark, _ in marks]
+    names = tuple(sorted(s.name for s in expr.free_symbols))
+    function = sp.lambdify([sp.Symbol(n, real=True) for n in names], terms,
+                           modules=[NUMPY_FUNCTIONS, "numpy"])
+    return Roundings(function, names, tuple(kind for _, kind in marks))
+
+
+class RealisticRules(Rules):
+    """What correct arithmetic really produces: standard deviations, not worst cases.
+
+    Each rounding is taken as an independent, mean-zero error, uniform within half a
+    unit (variance u^2 / 3), as in Higham and Mary's probabilistic rounding error
+    analysis (SIAM J. Sci. Comput. 41(5), 2019) and in Monte Carlo arithmetic:
+
+    - affine, t = sum_k W_k v_k + b (n terms): the errors of the operands propagate
+      through the signed weights, so their variances add with the squares of the
+      weights, sd(t)^2 = W^2 sd(v)^2; the sum's own roundings add u_acc^2 / 3 times
+      the sum of its squared partial sums, which for terms in no particular order (a
+      random walk with drift, k of n terms summed) is n (t^2 / 3 + sum_j (w_j v_j)^2 / 2);
+      operands read in a coarser format add 2 u_op^2 / 3 sum_j (w_j v_j)^2;
+    - elementwise, t = F(v_1, ..., v_k): F's spread over the corners v_i +- sd(v_i)
+      (F linearised through its kinks), and each of its own operations' rounding
+      through the result's sensitivity to it (:func:`roundings`): variance
+      u_c^2 / 3 s_k^2, or (a u_c)^2 / 3 s_k^2 for an activation a ulps accurate;
+    - a value stored in a coarser format: u_s^2 / 3 t^2 more variance.
+
+    Values are standard deviations; REALISTIC_SIGMAS of them make the bound.
+    """
+
+    def stored(self, value: np.ndarray, error: np.ndarray) -> np.ndarray:
+        if not self.store:
+            return error
+        return np.sqrt(error**2 + (self.u_s * np.abs(value)) ** 2 / 3) + self.tiny_s
+
+    def elementwise(self, expr: sp.Expr, values: Arrays, errors: Arrays,
+                    params: Arrays) -> np.ndarray:
+        _, spread, _ = corners(expr, values, errors, params)
+        code = roundings(expr)
+        args = [values[n] if n in values else params[n] for n in code.names]
+        ulps = self.profile.activation_ulps
+        variance = np.zeros(np.shape(spread))
+        for term, activation in zip(code.function(*args), code.activation, strict=True):
+            variance = variance + (ulps**2 if activation else 1.0) * np.square(term)
+        return np.sqrt(np.square(spread) + self.u_c**2 / 3 * variance) + self.tiny_c
+
+    def step(self, program: Program, params: Arrays, values: Arrays,
+             errors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        out = dict(errors)
+        for eq in program.equations:
+            if not eq.is_affine:
+                out[eq.target] = self.elementwise(eq.rhs, values, out, params)
+                continue
+            products, biases = eq.affine_terms()
+            terms = sum(params[w].shape[1] for w, _ in products) + len(biases)
+            squares = {w: np.square(params[w]) for w, _ in products}
+            propagated = sum(np.square(out[v]) @ squares[w].T for w, v in products)
+            # the squared terms w_j v_j, summed: their l2 norm squared
+            operands = sum(np.square(values[v]) @ squares[w].T for w, v in products)
+            spread = operands + sum(np.square(params[b]) for b in biases)
+            partial_sums = terms * (np.square(values[eq.target]) / 3 + spread / 2)
+            local = self.u_acc**2 / 3 * partial_sums + 2 / 3 * self.u_op**2 * operands
+            out[eq.target] = np.sqrt(propagated + local) + self.tiny_c
+        return out
