@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.logic.boolalg import Boolean
 
 from lstm_ref.checker.profiles import Profile
 from lstm_ref.derivation.bptt import adjoints
@@ -319,14 +320,20 @@ class Roundings:
     activation: tuple[bool, ...]
 
 
+# Operations whose result is one of their operands, or its sign changed: no rounding.
+EXACT_OPERATIONS = (sp.Max, sp.Min, sp.Abs, sp.Piecewise, sp.sign, sp.Heaviside)
+
+
 @lru_cache(maxsize=4096)
 def roundings(expr: sp.Expr) -> Roundings:
     marks: list[tuple[sp.Symbol, bool]] = []
 
     def perturbed(node: sp.Basic) -> sp.Basic:
-        if node.is_Atom:
-            return node
+        if node.is_Atom or isinstance(node, Boolean):
+            return node  # conditions choose a branch; they compute nothing
         rebuilt = node.func(*[perturbed(a) for a in node.args])
+        if not isinstance(node, sp.Expr) or isinstance(node, EXACT_OPERATIONS):
+            return rebuilt
         mark = sp.Dummy(f"rounding{len(marks)}", real=True)
         marks.append((mark, node.func in ACTIVATIONS))
         return rebuilt * (1 + mark)
