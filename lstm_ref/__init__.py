@@ -17,7 +17,6 @@ from lstm_ref.params import Params, parameter_layout, random_params
 from lstm_ref.spec import Activation, Spec, SpecError
 from lstm_ref.version import __version__
 
-
 __all__ = [
     "Activation",
     "PROFILES",
@@ -40,4 +39,5 @@ __all__ = [
     "random_params",
     "to_grid",
     "validate_inputs",
+    "__version__",
 ]

@@ -51,7 +51,7 @@ from lstm_ref.golden.generate import DEFAULT_DIGITS, DEFAULT_METHOD, progress_ba
 from lstm_ref.golden.show import summary
 from lstm_ref.golden.verify import suite_directories
 from lstm_ref.inputs import random_inputs
-from lstm_ref.layouts.layout import LAYOUTS
+from lstm_ref.layouts import LAYOUTS
 from lstm_ref.params import random_params
 from lstm_ref.spec import CELLS, DIRECTIONS, GRU_RESETS, MERGES, NONLINEARITIES, Spec
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from textbook import activation  # ONNX's activation list, written out in the tests
 from lstm_ref.spec import Activation
+from textbook import activation  # ONNX's activation list, written out in the tests
 
 KERAS_ACTIVATIONS = {
     "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "tanh": np.tanh, "relu": lambda x: np.maximum(x, 0),

@@ -18,8 +18,8 @@ if importlib.util.find_spec("keras") is None:
 
 from lstm_ref import check  # noqa: E402
 from lstm_ref.frameworks import keras_run  # noqa: E402
-from lstm_ref.layouts.keras import to_keras  # noqa: E402
 from lstm_ref.golden.load import load_suite  # noqa: E402
+from lstm_ref.layouts.keras import to_keras  # noqa: E402
 
 TANH = "activations only float32-accurate in a float64 computation (Keras 3 on JAX: " \
        "keras.ops.tanh returns float32 for float64 input)"

@@ -10,9 +10,9 @@ import pytest
 pytest.importorskip("onnx", reason="the ONNX adapters need onnx (test extra)")
 
 from lstm_ref import check  # noqa: E402
-from lstm_ref.layouts import onnx  # noqa: E402
-from lstm_ref.frameworks.builtin import built_in  # noqa: E402
 from lstm_ref.cli import main  # noqa: E402
+from lstm_ref.frameworks.builtin import built_in  # noqa: E402
+from lstm_ref.layouts import onnx  # noqa: E402
 from lstm_ref.spec import Activation, Spec  # noqa: E402
 
 ORT_CLIP = ("activation clip not applied to C_t before the cell-output activation "

@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("onnx", reason="ONNX's node tests come with the onnx package (test extra)")
 
-from lstm_ref.frameworks import onnx_node_tests  # noqa: E402
 from lstm_ref.cli import main  # noqa: E402
+from lstm_ref.frameworks import onnx_node_tests  # noqa: E402
 
 
 def test_every_recurrent_node_test_is_read_and_close_to_exact():

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from lstm_ref import check
-from lstm_ref.frameworks.builtin import BUILT_IN, BuiltIn
-from lstm_ref.frameworks import table
-from lstm_ref.frameworks.table import NOT_INSTALLED, UNEXPLAINED, Row, margin
 from lstm_ref.cli import main
+from lstm_ref.frameworks import table
+from lstm_ref.frameworks.builtin import BUILT_IN, BuiltIn
+from lstm_ref.frameworks.table import NOT_INSTALLED, UNEXPLAINED, Row, margin
 from test_checker import canonical, mutant_impl
 
 torch = pytest.importorskip("torch", reason="PyTorch is the `torch` extra (torch==2.13.0)")

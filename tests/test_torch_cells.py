@@ -11,8 +11,8 @@ torch = pytest.importorskip("torch", reason="PyTorch is the `torch` extra (torch
 
 from lstm_ref import check  # noqa: E402
 from lstm_ref.frameworks.builtin import built_in  # noqa: E402
-from lstm_ref.layouts.layout import layout  # noqa: E402
 from lstm_ref.golden import load_suite  # noqa: E402
+from lstm_ref.layouts import layout  # noqa: E402
 
 CELLS = built_in("torch-cells")
 

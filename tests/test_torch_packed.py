@@ -15,14 +15,14 @@ import pytest
 torch = pytest.importorskip("torch", reason="PyTorch is the `torch` extra (torch==2.13.0)")
 
 from lstm_ref import Spec  # noqa: E402
-from lstm_ref.frameworks.builtin import built_in  # noqa: E402
-from lstm_ref.layouts.layout import layout  # noqa: E402
 from lstm_ref.checker.profiles import profile_for  # noqa: E402
-from lstm_ref.checker.run import check_case  # noqa: E402
+from lstm_ref.checker.run import run_case  # noqa: E402
+from lstm_ref.frameworks.builtin import built_in  # noqa: E402
 from lstm_ref.golden.catalogue import Case  # noqa: E402
 from lstm_ref.golden.generate import DEFAULT_DIGITS, DEFAULT_METHOD  # noqa: E402
 from lstm_ref.golden.generate import test_document as certified  # noqa: E402
 from lstm_ref.golden.load import _case  # noqa: E402
+from lstm_ref.layouts import layout  # noqa: E402
 
 TORCH = built_in("torch")
 SPECS = {
@@ -48,8 +48,8 @@ def exact_case(case_id: str):
 @pytest.mark.parametrize("case_id", sorted(SPECS))
 def test_packed_sequences_pass_forward_and_gradients(case_id, dtype):
     case = exact_case(case_id)
-    report, _, _ = check_case(TORCH.implementation(dtype), case, layout("torch"), dtype,
-                              profile_for(dtype, None), vjp=TORCH.vjp(dtype))
+    report, _, _ = run_case(TORCH.implementation(dtype), case, layout("torch"), dtype,
+                            profile_for(dtype, None), vjp=TORCH.vjp(dtype))
     assert report.status == "pass", report
     judged = {o.name for o in report.outputs}
     assert {"y", "h_n", "grad.x", "grad.h0"} <= judged, judged
@@ -63,6 +63,6 @@ def test_lengths_dropped_fails():
         return inner(x, params, h0, c0, None, config)
 
     case = exact_case("gru-bi-2-layers")
-    report, _, _ = check_case(unpacked, case, layout("torch"), "float64",
-                              profile_for("float64", None))
+    report, _, _ = run_case(unpacked, case, layout("torch"), "float64",
+                            profile_for("float64", None))
     assert report.status == "fail", report

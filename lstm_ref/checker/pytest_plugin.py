@@ -5,32 +5,33 @@ Installed with lstm_ref (entry point `pytest11`). Mark a test and take the
 
     import pytest
 
-    @pytest.mark.lstm_ref(cell="lstm", layout="torch", dtype="float32")
+    @pytest.mark.lstm_ref(cell="lstm", layout="canonical", dtype="float32")
     def test_my_lstm(golden_case):
         golden_case.check(my_lstm)
 
 A failing case fails its test with the checker's report (ACTUAL / DESIRED / bound,
-and the named mistakes that explain it); a case the layout or the implementation
-cannot express is skipped with the reason.
+and the named mistakes that explain it, by the rule `check` uses:
+lstm_ref.checker.diagnose.diagnose); a case the layout or the implementation cannot
+express is skipped with the reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from lstm_ref.checker.diagnose import HYPOTHESES, explained
-from lstm_ref.layouts.layout import layout as find_layout
+from lstm_ref.checker.diagnose import Failure
 from lstm_ref.checker.profiles import profile_for
 from lstm_ref.checker.report import Report
-from lstm_ref.checker.run import check_case
+from lstm_ref.checker.run import name_mistakes, run_case
 from lstm_ref.golden.load import GoldenCase, load_suite
+from lstm_ref.layouts import DEFAULT_LAYOUT, Implementation
+from lstm_ref.layouts import layout as find_layout
 
-MARKER = ("lstm_ref(cell, layout='torch', dtype='float32', profile=None, suite='standard'): "
-          "run the test once per golden case of `cell`; its `golden_case` fixture checks an "
-          "implementation")
+MARKER = (f"lstm_ref(cell, layout={DEFAULT_LAYOUT!r}, dtype='float32', profile=None, "
+          "suite='standard'): run the test once per golden case of `cell`; its `golden_case` "
+          "fixture checks an implementation")
 
 
 class GoldenCheck:
@@ -38,23 +39,21 @@ class GoldenCheck:
 
     def __init__(self, case: GoldenCase, options: dict[str, Any]) -> None:
         self.case = case
-        self.layout = find_layout(options.get("layout", "torch"))
+        self.layout = find_layout(options.get("layout", DEFAULT_LAYOUT))
         self.dtype = options.get("dtype", "float32")
         self.profile = profile_for(self.dtype, options.get("profile"))
         self.suite = str(options.get("suite", "standard"))
 
-    def check(self, impl: Callable[..., Any]) -> Report:
+    def check(self, impl: Implementation) -> Report:
         """Check `impl` on this case; fail or skip the calling test as the verdict says."""
-        case_report, actual, reference = check_case(impl, self.case, self.layout, self.dtype,
-                                                    self.profile)
+        case_report, actual, reference = run_case(impl, self.case, self.layout, self.dtype,
+                                                  self.profile)
         report = Report(getattr(impl, "__qualname__", repr(impl)), self.case.spec.cell,
                         self.layout.name, self.dtype, self.profile.name, self.suite, [case_report])
         if case_report.status == "unsupported":
             pytest.skip(case_report.reason)
         if case_report.status == "fail" and actual is not None and reference is not None:
-            report.diagnoses = [h.name for h in HYPOTHESES
-                                if explained(self.case, actual, self.profile, h, reference)]
-            case_report.diagnoses = list(report.diagnoses)
+            name_mistakes(report, [Failure(self.case, actual, reference)], self.profile)
         if not report.passed:
             pytest.fail(str(report), pytrace=False)
         return report
@@ -77,6 +76,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             "@pytest.mark.lstm_ref(cell=..., layout=..., dtype=...)"
         )
     options = dict(marker.kwargs)
-    cases = [c for c in load_suite(options.get("suite", "standard")) if c.spec.cell == options["cell"]]
+    cases = [c for c in load_suite(options.get("suite", "standard"))
+             if c.spec.cell == options["cell"]]
     metafunc.parametrize("golden_case", [GoldenCheck(c, options) for c in cases],
                          ids=[c.id for c in cases])

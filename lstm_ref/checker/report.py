@@ -92,8 +92,8 @@ class Report:
         for case in self.cases:
             if case.status == "fail" and detailed >= DETAILED_FAILURES:
                 worst = max((o.margin for o in case.outputs), default=float("inf"))
-                lines.append(f"  FAIL  {case.id}: max margin {worst:.3g}"
-                             + (f"; explained by: {'; '.join(case.diagnoses)}" if case.diagnoses else ""))
+                explained = f"; explained by: {'; '.join(case.diagnoses)}" if case.diagnoses else ""
+                lines.append(f"  FAIL  {case.id}: max margin {worst:.3g}{explained}")
                 continue
             if case.status == "pass":
                 worst = max((o.margin for o in case.outputs), default=0.0)
@@ -117,12 +117,13 @@ def _describe(out: OutputReport, dtype: str) -> list[str]:
     status = "ok" if out.passed else "MISMATCH"
     lines = [f"{out.name} {out.shape}: {status}, {out.failing} / {int(np.prod(out.shape))} "
              f"elements beyond the bound; max margin {out.margin:.3g}"]
-    if out.first is not None:
+    if out.first is not None and out.actual is not None and out.desired is not None:
+        error = abs(out.actual - out.desired)
         lines += [
             f"  first failing element {out.first}:",
             f"    ACTUAL:  {out.actual!r}",
             f"    DESIRED: {out.desired!r}",
-            f"    bound:   {out.bound:.6g} (|ACTUAL - DESIRED| = {abs(out.actual - out.desired):.6g})",
+            f"    bound:   {out.bound:.6g} (|ACTUAL - DESIRED| = {error:.6g})",
         ]
     lines.append(f"  max abs error {out.max_abs:.6g}, max rel error {out.max_rel:.6g}, "
                  f"max {out.max_ulps:.3g} ulps of {dtype}")

@@ -1,8 +1,11 @@
 """`lstm_ref.check`: run an implementation on a golden suite and judge every output.
 
     >>> import lstm_ref
-    >>> report = lstm_ref.check(my_lstm, cell="lstm", layout="torch", dtype="float32")  # doctest: +SKIP
-    >>> report.passed, print(report)                                                  # doctest: +SKIP
+    >>> report = lstm_ref.check(my_lstm, cell="lstm", layout="canonical")  # doctest: +SKIP
+    >>> report.passed, print(report)                                     # doctest: +SKIP
+
+The checker knows no framework: a layout (lstm_ref.layouts) says how a case is handed
+to an implementation and how what it returns is read back.
 """
 
 from __future__ import annotations
@@ -15,38 +18,35 @@ from typing import Any
 import numpy as np
 
 from lstm_ref.checker.bounds import Trajectory, trajectory
-from lstm_ref.layouts.torch import from_torch
-from lstm_ref.checker.diagnose import HYPOTHESES, explained
+from lstm_ref.checker.diagnose import Failure, diagnose
 from lstm_ref.checker.gradient_bounds import gradient_bounds
-from lstm_ref.layouts.layout import Layout, layout as find_layout
 from lstm_ref.checker.profiles import Profile, profile_for
 from lstm_ref.checker.report import CaseReport, Report, compare
 from lstm_ref.exact.rounding import FORMATS
 from lstm_ref.golden.load import GoldenCase, load_suite
+from lstm_ref.layouts import DEFAULT_LAYOUT, LAYOUTS, Implementation, Layout
+from lstm_ref.layouts import VectorJacobianProduct as VJP
+from lstm_ref.layouts import layout as find_layout
 from lstm_ref.params import Params
-from lstm_ref.spec import CELLS
-
-GRADIENT_LAYOUTS = ("canonical", "torch")
-
-DIAGNOSIS_CASES = 4  # a mistake must explain this many of the failing cases it applies to (or all)
+from lstm_ref.spec import CELLS, Spec
 
 
 def check(
-    impl: Callable[..., Any],
+    impl: Implementation,
     *,
     cell: str,
-    layout: str = "torch",
+    layout: str = DEFAULT_LAYOUT,
     dtype: str = "float32",
     profile: str | Profile | None = None,
     suite: str | os.PathLike[str] = "standard",
     gradients: bool = False,
-    vjp: Callable[..., Any] | None = None,
+    vjp: VJP | None = None,
     diagnose: bool = True,
     timeout: float | None = None,
 ) -> Report:
     """Check `impl` on every case of `suite` for `cell` that `layout` can express.
 
-    `impl` follows the layout's contract (:mod:`lstm_ref.layouts.layout`). The
+    `impl` follows the layout's contract (:mod:`lstm_ref.layouts.contract`). The
     verdict per output uses the per-element bound of the tolerance model for
     `profile` (default: the one for `dtype`, see :mod:`lstm_ref.checker.profiles`).
     On failure, named mistakes are tested (`diagnose`).
@@ -54,8 +54,8 @@ def check(
     With `gradients=True`, `vjp(x, params, h0, c0, seq_lens=None, config=None,
     cotangents=None) -> (grad_x, grad_params, grad_h0, grad_c0)` is checked too, on the
     cases that store gradients: `cotangents` maps "y", "h_n" (and "c_n") to arrays
-    shaped like those outputs; `grad_params` is named like `params` (layouts
-    `canonical` and `torch`).
+    shaped like those outputs; `grad_params` is named like `params` (in the layouts that
+    read gradients back, `Layout.read_gradients`).
 
     `timeout` (seconds) bounds each call: a call that has not returned by then is
     reported as an error for its case and abandoned (it keeps running in a daemon thread).
@@ -66,10 +66,11 @@ def check(
     if gradients and vjp is None:
         raise ValueError("`gradients=True` needs `vjp`, the implementation's vector-Jacobian "
                          "product (see the docstring)")
-    if gradients and chosen.name not in GRADIENT_LAYOUTS:
+    if gradients and chosen.read_gradients is None:
+        readers = [name for name, known in LAYOUTS.items() if known.read_gradients is not None]
         raise NotImplementedError(
             f"gradients in layout {chosen.name!r} are not implemented yet: use one of "
-            f"{', '.join(GRADIENT_LAYOUTS)}"
+            f"{', '.join(readers)}"
         )
     if vjp is not None and not gradients:
         raise ValueError("`vjp` is only used with gradients=True; got a vjp and gradients=False")
@@ -82,15 +83,15 @@ def check(
     cases = [c for c in load_suite(suite) if c.spec.cell == cell]
     report = Report(getattr(impl, "__qualname__", repr(impl)), cell, chosen.name, dtype,
                     prof.name, str(suite))
-    failed: list[tuple[GoldenCase, dict[str, np.ndarray], Trajectory]] = []
+    failed: list[Failure] = []
     for case in cases:
-        case_report, actual, reference = check_case(impl, case, chosen, dtype, prof,
-                                                    vjp if gradients else None, timeout)
+        case_report, actual, reference = run_case(impl, case, chosen, dtype, prof,
+                                                  vjp if gradients else None, timeout)
         report.cases.append(case_report)
-        if case_report.status == "fail" and actual is not None:
-            failed.append((case, actual, reference))
+        if case_report.status == "fail" and actual is not None and reference is not None:
+            failed.append(Failure(case, actual, reference))
     if failed and diagnose:
-        report.diagnoses = _diagnose(report, failed, prof)
+        name_mistakes(report, failed, prof)
     return report
 
 
@@ -117,10 +118,9 @@ def call(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, 
     return outcome["value"]
 
 
-def check_case(impl: Callable[..., Any], case: GoldenCase, chosen: Layout, dtype: str,
-               prof: Profile, vjp: Callable[..., Any] | None = None,
-               timeout: float | None = None,
-               ) -> tuple[CaseReport, dict[str, np.ndarray] | None, Trajectory | None]:
+def run_case(impl: Implementation, case: GoldenCase, chosen: Layout, dtype: str,
+             prof: Profile, vjp: VJP | None = None, timeout: float | None = None,
+             ) -> tuple[CaseReport, dict[str, np.ndarray] | None, Trajectory | None]:
     """Run and judge one case; the implementation's misbehaviour is reported, not raised."""
     refused = chosen.refusals(case) or chosen.inexact(case, dtype)
     if refused:
@@ -142,15 +142,17 @@ def check_case(impl: Callable[..., Any], case: GoldenCase, chosen: Layout, dtype
     if problem:
         return CaseReport(case.id, "error", problem), None, None
     report, actual, reference = judge(case, actual, dtype, prof)
-    if vjp is not None and case.cotangents:
-        _judge_gradients(vjp, case, chosen, dtype, prof, reference, report, timeout)
+    if vjp is not None and case.cotangents and chosen.read_gradients is not None:
+        _judge_gradients(vjp, chosen.read_gradients, case, chosen, dtype, prof, reference,
+                         report, timeout)
     return report, actual, reference
 
 
-def _judge_gradients(vjp: Callable[..., Any], case: GoldenCase, chosen: Layout, dtype: str,
-                     prof: Profile, reference: Trajectory, report: CaseReport,
-                     timeout: float | None) -> None:
-    """Call the vjp on the case's cotangents and judge every gradient it returns."""
+def _judge_gradients(vjp: VJP, read: Callable[[Spec, Mapping[str, Any]], Params],
+                     case: GoldenCase, chosen: Layout, dtype: str, prof: Profile,
+                     reference: Trajectory, report: CaseReport, timeout: float | None) -> None:
+    """Call the vjp on the case's cotangents and judge every gradient it returns (`read`
+    names the gradients of the parameters canonically)."""
     args, kwargs = chosen.arguments(case, dtype)
     kind = FORMATS[dtype].numpy_dtype
     kwargs["cotangents"] = {k: v.astype(kind) for k, v in case.cotangents.items()}
@@ -165,8 +167,7 @@ def _judge_gradients(vjp: Callable[..., Any], case: GoldenCase, chosen: Layout, 
     try:
         grad_x, grad_params, grad_h0, grad_c0 = returned
         grads = {"grad.x": grad_x, "grad.h0": grad_h0, "grad.c0": grad_c0}
-        canonical = (from_torch(case.spec, grad_params) if chosen.name == "torch"
-                     else Params(case.spec, grad_params))
+        canonical = read(case.spec, {k: chosen.as_array(v) for k, v in grad_params.items()})
         grads.update({f"grad.{k}": v for k, v in canonical.items()})
     except (TypeError, ValueError, KeyError) as error:
         report.status, report.reason = "error", f"the vjp must return (grad_x, grad_params, " \
@@ -177,8 +178,7 @@ def _judge_gradients(vjp: Callable[..., Any], case: GoldenCase, chosen: Layout, 
     for name, value in grads.items():
         if name not in desired:
             continue
-        array = np.array(value.detach().cpu().double() if hasattr(value, "detach") else value,
-                         dtype=np.float64)
+        array = np.array(chosen.as_array(value), dtype=np.float64)
         if array.shape != desired[name].shape:
             report.status, report.reason = "error", (
                 f"`{name}` must have shape {desired[name].shape}; got {array.shape}")
@@ -202,23 +202,21 @@ def judge(case: GoldenCase, actual: dict[str, np.ndarray], dtype: str,
 
 def _outputs(returned: Any, case: GoldenCase, chosen: Layout) -> tuple[dict[str, np.ndarray], str]:
     """The implementation's outputs as float64 arrays, or what is wrong with them."""
-    names = chosen.expected_outputs(case)
+    names = chosen.output_names(case)
     if not isinstance(returned, (tuple, list)) or len(returned) != len(names):
         return {}, (f"the implementation must return a tuple ({', '.join(names)}); got "
                     f"{type(returned).__name__}" + (f" of length {len(returned)}"
                                                     if isinstance(returned, (tuple, list)) else ""))
     desired = case.expected("float64")
     out = {}
-    for name, value in zip(names, returned):
+    for name, value in zip(names, returned, strict=True):
         if name not in desired:
             if value is not None:
-                return {}, f"`{name}` must be None for cell={case.spec.cell!r}; got {type(value).__name__}"
+                return {}, (f"`{name}` must be None for cell={case.spec.cell!r}; got "
+                            f"{type(value).__name__}")
             continue
-        if hasattr(value, "detach"):
-            value = value.detach().cpu().float().numpy() if str(getattr(value, "dtype", "")) in (
-                "torch.bfloat16", "torch.float16") else value.detach().cpu().numpy()
         try:
-            raw = np.array(value)
+            raw = np.array(chosen.as_array(value))
         except Exception:  # ragged lists and other objects numpy cannot hold
             return {}, f"`{name}` must be an array of numbers; got {type(value).__name__}"
         if raw.dtype.kind not in "iuf":
@@ -231,30 +229,12 @@ def _outputs(returned: Any, case: GoldenCase, chosen: Layout) -> tuple[dict[str,
     return out, ""
 
 
-def _diagnose(report: Report, failed: list[tuple[GoldenCase, dict[str, np.ndarray], Trajectory]],
-              prof: Profile) -> list[str]:
-    """Names of the mistakes that explain every failing case they apply to (checked on up
-    to DIAGNOSIS_CASES of them), and explain at least one."""
-    found = []
-    by_id = {c.id: c for c in report.cases}
-    for hypothesis in HYPOTHESES:
-        verdicts = []
-        for case, actual, reference in failed:
-            verdict = explained(case, actual, prof, hypothesis, reference)
-            if verdict is not None:
-                verdicts.append((case.id, verdict))
-                if not verdict or len(verdicts) == DIAGNOSIS_CASES:
-                    break
-        if verdicts and all(verdict for _, verdict in verdicts):
-            found.append(hypothesis.name)
-            checked = {case_id for case_id, _ in verdicts}
-            # the other failing cases it applies to are named where it explains them
-            verdicts += [(case.id, explained(case, actual, prof, hypothesis, reference))
-                         for case, actual, reference in failed if case.id not in checked]
-            for case_id, verdict in verdicts:
-                if verdict:
-                    by_id[case_id].diagnoses.append(hypothesis.name)
-    return found
+def name_mistakes(report: Report, failed: list[Failure], prof: Profile) -> None:
+    """Put the diagnosis of the failing cases (lstm_ref.checker.diagnose) in the report."""
+    diagnosis = diagnose(failed, prof)
+    report.diagnoses = diagnosis.names
+    for case in report.cases:
+        case.diagnoses.extend(diagnosis.by_case.get(case.id, []))
 
 
 def check_results(results: Mapping[str, Mapping[str, Any]], *, dtype: str,
@@ -269,7 +249,7 @@ def check_results(results: Mapping[str, Mapping[str, Any]], *, dtype: str,
         raise ValueError(f"`results` names cases the suite does not have: {unknown[:5]}")
     cells = sorted({cases[i].spec.cell for i in results})
     report = Report("results", ",".join(cells), "canonical", dtype, prof.name, str(suite))
-    failed = []
+    failed: list[Failure] = []
     for case_id, outputs in results.items():
         case = cases[case_id]
         if "unsupported" in outputs:
@@ -289,7 +269,7 @@ def check_results(results: Mapping[str, Mapping[str, Any]], *, dtype: str,
         case_report, actual, reference = judge(case, actual, dtype, prof)
         report.cases.append(case_report)
         if case_report.status == "fail":
-            failed.append((case, actual, reference))
+            failed.append(Failure(case, actual, reference))
     if failed:
-        report.diagnoses = _diagnose(report, failed, prof)
+        name_mistakes(report, failed, prof)
     return report

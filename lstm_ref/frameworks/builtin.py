@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from lstm_ref.layouts.contract import Implementation, VectorJacobianProduct
 
 
 @dataclass(frozen=True)
@@ -54,17 +55,17 @@ class BuiltIn:
     def load(self) -> Any:
         return importlib.import_module(self.module)
 
-    def implementation(self, dtype: str) -> Callable[..., Any]:
+    def implementation(self, dtype: str) -> Implementation:
         if dtype not in self.dtypes:
             raise ValueError(f"`--dtype` for {self.name} must be one of "
                              f"{', '.join(self.dtypes)}; got {dtype!r}")
-        return self.load().implementation(dtype, **dict(self.options))  # type: ignore[no-any-return]
+        return self.load().implementation(dtype, **dict(self.options))
 
-    def vjp(self, dtype: str) -> Callable[..., Any]:
+    def vjp(self, dtype: str) -> VectorJacobianProduct:
         if not self.gradients:
             raise ValueError(f"`--gradients` is not available for {self.name}: its adapter "
                              f"checks the forward pass only")
-        return self.load().vjp(dtype, **dict(self.options))  # type: ignore[no-any-return]
+        return self.load().vjp(dtype, **dict(self.options))
 
 
 # PyTorch's CPU kernels keep the gates and states of a half-precision layer or cell in

@@ -11,12 +11,12 @@ the `jax` extra.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from lstm_ref.frameworks.jax_run import precision, require_jax
+from lstm_ref.layouts.contract import Implementation, given
 
 CELLS = {"lstm": "LSTMCell", "gru": "GRUCell"}
 WEIGHTS = ("weight_ih", "weight_hh", "bias", "bias_n")
@@ -27,7 +27,8 @@ def _equinox() -> Any:
     try:
         import equinox
     except ImportError:
-        raise ImportError("the Equinox adapter needs equinox: pip install 'lstm-ref[jax]'") from None
+        raise ImportError("the Equinox adapter needs equinox: "
+                          "pip install 'lstm-ref[jax]'") from None
     return equinox
 
 
@@ -62,15 +63,18 @@ def _run(cell: Any, x: Any, state: Any) -> tuple[Any, Any]:
     """`_scan`, compiled once per shape and dtype (equinox.filter_jit caches)."""
     if "scan" not in _compiled:
         _compiled["scan"] = _equinox().filter_jit(_scan)
-    return _compiled["scan"](cell, x, state)  # type: ignore[no-any-return]
+    return _compiled["scan"](cell, x, state)
 
 
-def implementation(dtype: str) -> Callable[..., Any]:
+def implementation(dtype: str) -> Implementation:
     """Equinox's LSTMCell / GRUCell scanned over time, computing in `dtype`."""
     with precision(dtype):
         _equinox()
 
-    def equinox_cell(x, params, h0, c0, seq_lens=None, config=None):  # type: ignore[no-untyped-def]
+    def equinox_cell(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray,
+                     c0: np.ndarray | None, seq_lens: np.ndarray | None = None,
+                     config: dict[str, Any] | None = None) -> tuple[Any, ...]:
+        config = given(config, "config")
         if seq_lens is not None:
             raise NotImplementedError("the equinox layout sends full-length sequences only")
         import jax.numpy as jnp

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from lstm_ref.frameworks.jax_run import precision, require_jax
+from lstm_ref.layouts.contract import Implementation, given
 
 LSTM_CELLS = ("LSTMCell", "OptimizedLSTMCell")
 CELLS = {"gru": "GRUCell", "rnn": "SimpleCell"}
@@ -49,7 +50,7 @@ def _function(name: str) -> Callable[..., Any]:
     nn = _linen()
     if name == "linear":
         return lambda v: v
-    return getattr(nn, {"softsign": "soft_sign"}.get(name, name))  # type: ignore[no-any-return]
+    return getattr(nn, {"softsign": "soft_sign"}.get(name, name))
 
 
 def layer(config: dict[str, Any], lstm_cell: str, dtype: str) -> Any:
@@ -110,7 +111,8 @@ def _stack(key: tuple[tuple[str, Any], ...], lstm_cell: str, dtype: str) -> Call
     import jax
     config = dict(key)
 
-    def run(trees, x, carries, lengths):  # type: ignore[no-untyped-def]
+    def run(trees: list[dict[str, Any]], x: Any, carries: list[Any],
+            lengths: Any) -> tuple[Any, list[Any]]:
         finals, y = [], x
         for k, tree in enumerate(trees):
             carry, y = layer(config, lstm_cell, dtype).apply(
@@ -121,14 +123,17 @@ def _stack(key: tuple[tuple[str, Any], ...], lstm_cell: str, dtype: str) -> Call
     return jax.jit(run)
 
 
-def implementation(dtype: str, lstm_cell: str = "LSTMCell") -> Callable[..., Any]:
+def implementation(dtype: str, lstm_cell: str = "LSTMCell") -> Implementation:
     """Flax linen's cells in nn.RNN / nn.Bidirectional, computing in `dtype`."""
     if lstm_cell not in LSTM_CELLS:
         raise ValueError(f"`lstm_cell` must be one of {', '.join(LSTM_CELLS)}; got {lstm_cell!r}")
     with precision(dtype):
         _linen()
 
-    def flax_rnn(x, params, h0, c0, seq_lens=None, config=None):  # type: ignore[no-untyped-def]
+    def flax_rnn(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray,
+                 c0: np.ndarray | None, seq_lens: np.ndarray | None = None,
+                 config: dict[str, Any] | None = None) -> tuple[Any, ...]:
+        config = given(config, "config")
         cell, bidirectional = config["cell"], config["direction"] == "bidirectional"
         D = 2 if bidirectional else 1
         layers = range(config["num_layers"])

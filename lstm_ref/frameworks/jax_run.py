@@ -16,7 +16,8 @@ def require_jax(adapter: str, extra: str) -> Any:
     try:
         import jax
     except ImportError:
-        raise ImportError(f"the {adapter} adapter needs jax: pip install 'lstm-ref[{extra}]'") from None
+        raise ImportError(f"the {adapter} adapter needs jax: "
+                          f"pip install 'lstm-ref[{extra}]'") from None
     return jax
 
 

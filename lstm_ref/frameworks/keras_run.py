@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from lstm_ref.frameworks.jax_run import precision
+from lstm_ref.layouts.contract import Implementation, given
+
 LAYERS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 
 
@@ -116,12 +117,15 @@ def _stack(pair: Any) -> Any:
     return jnp.stack(pair, axis=2)
 
 
-def implementation(dtype: str) -> Callable[..., Any]:
+def implementation(dtype: str) -> Implementation:
     """Keras 3's layers on the JAX backend, computing in `dtype` (float32 or float64)."""
     with precision(dtype):
         keras_on_jax()
 
-    def keras_layers(x, params, h0, c0, seq_lens=None, config=None):  # type: ignore[no-untyped-def]
+    def keras_layers(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray,
+                     c0: np.ndarray | None, seq_lens: np.ndarray | None = None,
+                     config: dict[str, Any] | None = None) -> tuple[Any, ...]:
+        config = given(config, "config")
         with precision(dtype):
             layers = build(config, params, x.shape[-1], dtype)
             y, hs, cs = run(layers, config, x, h0, c0, seq_lens)

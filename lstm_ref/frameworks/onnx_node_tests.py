@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from lstm_ref.layouts.onnx import GATES, PEEPHOLES
 from lstm_ref.exact import forward
 from lstm_ref.exact.rounding import round_array
+from lstm_ref.layouts.conventions import ONNX, block
 from lstm_ref.params import Params, layer_prefix
 from lstm_ref.spec import Spec
 
@@ -75,8 +75,8 @@ def _arrays(case: Any) -> tuple[Any, dict[str, np.ndarray], list[np.ndarray]]:
 
         inputs, outputs = tensors("input"), tensors("output")
     node = model.graph.node[0]
-    given = dict(zip([n for n in node.input if n], inputs))
-    roles = dict(zip(INPUTS[node.op_type], node.input))
+    given = dict(zip([n for n in node.input if n], inputs, strict=False))
+    roles = dict(zip(INPUTS[node.op_type], node.input, strict=False))  # trailing ones optional
     return node, {role: given[name] for role, name in roles.items() if name in given}, list(outputs)
 
 
@@ -110,22 +110,22 @@ def compare(case: Any, digits: int = 30) -> list[NodeTestResult]:
         options["merge"] = "none"
     spec = Spec(cell, x.shape[2], hidden, **options)
     params: dict[str, np.ndarray] = {}
-    order = GATES[cell]
+    order = ONNX.gate_order[cell]
     B = data.get("B", np.zeros((directions, 2 * len(order) * hidden))).astype(np.float64)
     for d, name in enumerate(spec.directions):
         prefix = layer_prefix(0, name)
         for g, q in enumerate(order):
-            block = slice(g * hidden, (g + 1) * hidden)
-            key = f"[{q}]" if q else ""
+            span = slice(g * hidden, (g + 1) * hidden)
             if spec.input_forget and q == "f":
                 continue
-            params[f"{prefix}.W_x{key}"] = W[d, block]
-            params[f"{prefix}.W_h{key}"] = R[d, block]
-            params[f"{prefix}.b_x{key}"] = B[d, block]
-            params[f"{prefix}.b_h{key}"] = B[d, len(order) * hidden:][block]
+            params[f"{prefix}.{block(q, 'W_x')}"] = W[d, span]
+            params[f"{prefix}.{block(q, 'W_h')}"] = R[d, span]
+            params[f"{prefix}.{block(q, 'b_x')}"] = B[d, span]
+            params[f"{prefix}.{block(q, 'b_h')}"] = B[d, len(order) * hidden:][span]
         if spec.peepholes:
-            for g, q in enumerate(PEEPHOLES):
-                params[f"{prefix}.p[{q}]"] = data["P"][d, g * hidden:(g + 1) * hidden].astype(np.float64)
+            for g, q in enumerate(ONNX.peephole_order):
+                peephole = data["P"][d, g * hidden:(g + 1) * hidden]
+                params[f"{prefix}.{block(q, 'p')}"] = peephole.astype(np.float64)
     h0 = data.get("initial_h")
     c0 = data.get("initial_c") if cell == "lstm" else None
     if batch_major:
@@ -133,12 +133,15 @@ def compare(case: Any, digits: int = 30) -> list[NodeTestResult]:
         c0 = None if c0 is None else c0.transpose(1, 0, 2)
     lens = data.get("sequence_lens")
     result = forward(spec, Params(spec, params), x, h0, c0, lens, digits=digits)
-    exact = {"Y": result.y, "Y_h": result.h_n, "Y_c": result.c_n}
+    exact = {name: value for name, value in (("Y", result.y), ("Y_h", result.h_n),
+                                             ("Y_c", result.c_n)) if value is not None}
     rows = []
-    roles = [role for role, given in zip(("Y", "Y_h", "Y_c"), node.output) if given]
-    for name, stored in zip(roles, outputs):
+    roles = [role for role, given in zip(("Y", "Y_h", "Y_c"), node.output, strict=False)
+             if given]
+    for name, stored in zip(roles, outputs, strict=False):
         values = exact[name].values
-        if name == "Y":  # canonical (T, B, [D,] H) -> ONNX (T, D, B, H) or, batch-major, (B, T, D, H)
+        # canonical (T, B, [D,] H) -> ONNX (T, D, B, H) or, batch-major, (B, T, D, H)
+        if name == "Y":
             values = values.reshape(values.shape[0], values.shape[1], directions, hidden)
             values = values.transpose(1, 0, 2, 3) if batch_major else values.transpose(0, 2, 1, 3)
         elif batch_major:
@@ -156,7 +159,8 @@ def compare(case: Any, digits: int = 30) -> list[NodeTestResult]:
 
 def table(results: list[NodeTestResult]) -> str:
     """A Markdown table of the comparison."""
-    lines = ["| ONNX node test | output | max abs error | max rel error | wrongly rounded float32 |",
+    lines = ["| ONNX node test | output | max abs error | max rel error "
+             "| wrongly rounded float32 |",
              "|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r.name} | {r.output} | {r.max_abs:.3g} | {r.max_rel:.3g} | "

@@ -14,15 +14,17 @@ Needs the `onnx` extra.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
+
+import numpy as np
 
 from lstm_ref.frameworks.onnx_model import model, outputs
+from lstm_ref.layouts.contract import Implementation, given
 
 DTYPES = ("float32", "float64")
 
 
-def implementation(dtype: str) -> Callable[..., Any]:
+def implementation(dtype: str) -> Implementation:
     """The reference evaluator running the node in `dtype` (float32 or float64)."""
     try:
         from onnx.reference import ReferenceEvaluator
@@ -32,8 +34,12 @@ def implementation(dtype: str) -> Callable[..., Any]:
     if dtype not in DTYPES:
         raise ValueError(f"`dtype` must be one of {', '.join(DTYPES)}; got {dtype!r}")
 
-    def onnx_reference_node(x, params, h0, c0, seq_lens=None, config=None):  # type: ignore[no-untyped-def]
+    def onnx_reference_node(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray,
+                            c0: np.ndarray | None, seq_lens: np.ndarray | None = None,
+                            config: dict[str, Any] | None = None) -> tuple[Any, ...]:
+        config = given(config, "config")
         built, feeds = model(x, params, h0, c0, seq_lens, config, dtype)
-        return outputs(config["op"], ReferenceEvaluator(built).run(None, feeds))
+        result = cast(list[np.ndarray], ReferenceEvaluator(built).run(None, feeds))
+        return outputs(config["op"], result)
 
     return onnx_reference_node

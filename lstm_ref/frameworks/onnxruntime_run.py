@@ -9,13 +9,15 @@ on the CPU, and returns (Y, Y_h, Y_c). Needs the `onnx` extra (onnx, onnxruntime
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from lstm_ref.frameworks.onnx_model import model, outputs
+from lstm_ref.layouts.contract import Implementation, given
 
 
-def implementation(dtype: str) -> Callable[..., Any]:
+def implementation(dtype: str) -> Implementation:
     """ONNX Runtime's CPU kernel for the node, in `dtype` (float32, the only one it has)."""
     try:
         import onnxruntime
@@ -26,7 +28,10 @@ def implementation(dtype: str) -> Callable[..., Any]:
         raise ValueError(f"`dtype` must be float32: ONNX Runtime's CPU LSTM, GRU and RNN "
                          f"kernels support no other; got {dtype!r}")
 
-    def onnxruntime_node(x, params, h0, c0, seq_lens=None, config=None):  # type: ignore[no-untyped-def]
+    def onnxruntime_node(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray,
+                         c0: np.ndarray | None, seq_lens: np.ndarray | None = None,
+                         config: dict[str, Any] | None = None) -> tuple[Any, ...]:
+        config = given(config, "config")
         built, feeds = model(x, params, h0, c0, seq_lens, config, dtype)
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors reach the checker as exceptions; no log lines

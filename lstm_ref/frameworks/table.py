@@ -22,10 +22,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lstm_ref.frameworks.builtin import BUILT_IN, BuiltIn, built_in
 from lstm_ref.checker.profiles import DEFAULT_PROFILE
 from lstm_ref.checker.report import CaseReport, Report
 from lstm_ref.checker.run import check
+from lstm_ref.frameworks.builtin import BUILT_IN, BuiltIn, built_in
 from lstm_ref.spec import CELLS
 from lstm_ref.version import __version__
 

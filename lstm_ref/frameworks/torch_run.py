@@ -12,16 +12,25 @@ the cotangents with autograd. Needs the `torch` extra.
 
 from __future__ import annotations
 
+import importlib
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-try:
-    import torch
-except ImportError:  # the adapter is optional; say what to install when it is used
-    torch = None
+from lstm_ref.layouts.contract import Implementation, VectorJacobianProduct, given
+
+
+def _optional(name: str) -> Any:
+    """The module, or None where it is not installed (the runner is optional; it says what
+    to install when it is used)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+torch = _optional("torch")
 
 
 def _require() -> Any:
@@ -87,14 +96,17 @@ def _numpy(tensor: Any) -> np.ndarray:
     return tensor.detach().to(torch.float64).numpy()
 
 
-def implementation(dtype: str, modules: str = "layers") -> Callable[..., Any]:
+def implementation(dtype: str, modules: str = "layers") -> Implementation:
     """PyTorch's layer, computing in `dtype` (bfloat16 and float16 where the CPU can);
     with `modules="cells"`, its cell modules stepped over time (:func:`cell_implementation`)."""
     if _modules(modules) == "cells":
         return cell_implementation(dtype)
     kind = _kind(dtype)
 
-    def pytorch(x, params, h0, c0, seq_lens=None, config=None):  # type: ignore[no-untyped-def]
+    def pytorch(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray,
+                c0: np.ndarray | None, seq_lens: np.ndarray | None = None,
+                config: dict[str, Any] | None = None) -> tuple[Any, ...]:
+        config = given(config, "config")
         module = module_for(config, params, kind)
         state = _tensor(h0, kind) if c0 is None else (_tensor(h0, kind), _tensor(c0, kind))
         with torch.no_grad():
@@ -105,20 +117,26 @@ def implementation(dtype: str, modules: str = "layers") -> Callable[..., Any]:
     return pytorch
 
 
-def vjp(dtype: str, modules: str = "layers") -> Callable[..., Any]:
+def vjp(dtype: str, modules: str = "layers") -> VectorJacobianProduct:
     """PyTorch autograd as the vector-Jacobian product of :func:`implementation`."""
     if _modules(modules) == "cells":
         return cell_vjp(dtype)
     kind = _kind(dtype)
 
-    def pytorch_vjp(x, params, h0, c0, seq_lens=None, config=None, cotangents=None):  # type: ignore[no-untyped-def]
+    def pytorch_vjp(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray,
+                    c0: np.ndarray | None, seq_lens: np.ndarray | None = None,
+                    config: dict[str, Any] | None = None,
+                    cotangents: dict[str, np.ndarray] | None = None,
+                    ) -> tuple[Any, dict[str, Any], Any, Any]:
+        config, cotangents = given(config, "config"), given(cotangents, "cotangents")
         module = module_for(config, params, kind)
         xt = _tensor(x, kind).requires_grad_()
         ht = _tensor(h0, kind).requires_grad_()
         ct = None if c0 is None else _tensor(c0, kind).requires_grad_()
         y, state = run(module, xt, ht if ct is None else (ht, ct), seq_lens)
         h_n, c_n = (state, None) if ct is None else state
-        total = (y * _tensor(cotangents["y"], kind)).sum() + (h_n * _tensor(cotangents["h_n"], kind)).sum()
+        total = ((y * _tensor(cotangents["y"], kind)).sum()
+                 + (h_n * _tensor(cotangents["h_n"], kind)).sum())
         if c_n is not None:
             total = total + (c_n * _tensor(cotangents["c_n"], kind)).sum()
         total.backward()
@@ -173,11 +191,14 @@ def step_over_time(cell: Any, x: Any, h0: Any, c0: Any | None,
     return torch.stack(ys), h, c
 
 
-def cell_implementation(dtype: str) -> Callable[..., Any]:
+def cell_implementation(dtype: str) -> Implementation:
     """PyTorch's cell modules stepped over time, computing in `dtype`."""
     kind = _kind(dtype)
 
-    def pytorch_cell(x, params, h0, c0, seq_lens=None, config=None):  # type: ignore[no-untyped-def]
+    def pytorch_cell(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray,
+                     c0: np.ndarray | None, seq_lens: np.ndarray | None = None,
+                     config: dict[str, Any] | None = None) -> tuple[Any, ...]:
+        config = given(config, "config")
         cell = cell_for(config, params, kind)
         with torch.no_grad():
             y, h_n, c_n = step_over_time(cell, _tensor(x, kind), _tensor(h0[0], kind),
@@ -187,11 +208,16 @@ def cell_implementation(dtype: str) -> Callable[..., Any]:
     return pytorch_cell
 
 
-def cell_vjp(dtype: str) -> Callable[..., Any]:
+def cell_vjp(dtype: str) -> VectorJacobianProduct:
     """PyTorch autograd through the stepped cell, as the vjp of :func:`cell_implementation`."""
     kind = _kind(dtype)
 
-    def pytorch_cell_vjp(x, params, h0, c0, seq_lens=None, config=None, cotangents=None):  # type: ignore[no-untyped-def]
+    def pytorch_cell_vjp(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray,
+                         c0: np.ndarray | None, seq_lens: np.ndarray | None = None,
+                         config: dict[str, Any] | None = None,
+                         cotangents: dict[str, np.ndarray] | None = None,
+                         ) -> tuple[Any, dict[str, Any], Any, Any]:
+        config, cotangents = given(config, "config"), given(cotangents, "cotangents")
         cell = cell_for(config, params, kind)
         xt = _tensor(x, kind).requires_grad_()
         ht = _tensor(h0, kind).requires_grad_()

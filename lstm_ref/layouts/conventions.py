@@ -1,64 +1,593 @@
-"""Framework conventions as data: gate order, bias split, what can be expressed.
+"""Framework conventions as data: one record per framework.
 
-One record per framework (docs/design.md, "Framework conventions"). Gate names are the
-canonical ones: LSTM i, f, g (the candidate, C-tilde), o; GRU r, z, n.
+A record (:class:`Convention`) says how a framework lays out and parameterises its
+recurrent layers: the order of the gate blocks in its weights, how it splits the
+biases, the orientation of its weights, the names of its parameters, where its GRU
+applies the reset gate, the spec options it cannot express (with the reason) and its
+known deviations (as diagnosis hypotheses, :mod:`lstm_ref.layouts.hypotheses`). Gate
+names are the canonical ones: LSTM i, f, g (the candidate, C-tilde), o; GRU r, z, n;
+the Elman cell has one block, "".
+
+The mappings (:mod:`lstm_ref.layouts.torch`, `onnx`, `keras`, `flax`, `equinox`) and
+their layouts' refusals read these records, and so does the diagnosis (the gate orders
+it names, the deviations it tries). :func:`to_layout` maps canonical parameters for any
+record whose weights are stacked gate blocks, and :func:`from_layout` maps them (or
+gradients) back. TF1 and cuDNN are records of known conventions only: no layout speaks
+them, but the diagnosis names their gate orders.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from lstm_ref.layouts.hypotheses import (
+    Arrays,
+    Hypothesis,
+    InputChange,
+    ModelChange,
+    ProfileShortfall,
+    full_lengths,
+)
+from lstm_ref.params import Params, layer_prefix, parameter_layout
 from lstm_ref.spec import Activation, Spec, show_value
+
+if TYPE_CHECKING:  # for the annotations only
+    from lstm_ref.checker.profiles import Profile
+
+CANONICAL_ORDER = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn": ("",)}
+
+# How a framework holds the input-side and recurrent-side biases b_x and b_h.
+TWO = "two"  # both, apart: "b_x" and "b_h"
+SUMMED = "summed"  # one bias "b" = b_x + b_h
+STACKED = "stacked"  # one bias "b" of shape (2, G*H): the row of b_x, then the row of b_h
+# GRU with b_h[n] inside r * (...): "b" = b_x + b_h for r and z and b_x alone for n,
+# "b_hn" = b_h[n]
+N_INSIDE = "n-inside"
+
+# The orientation of a weight block: (out, in) as the canonical W_x[q] (H, I), blocks
+# stacked one under the other; (in, out) transposed, blocks side by side.
+OUT_IN = "(out, in)"
+IN_OUT = "(in, out)"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A spec option the framework cannot express: `refused(spec, record)` says when (from
+    the spec and the framework's record), `reason` why. It is shown as `option=value`."""
+
+    option: str
+    refused: Callable[[Spec, Convention], bool]
+    reason: str
+
+    def shown(self, spec: Spec) -> str:
+        return f"{self.option}={show_value(getattr(spec, self.option))}"
 
 
 @dataclass(frozen=True)
 class Convention:
     """How one framework lays out and parameterises recurrent layers.
 
-    - `gate_order`: per cell, the order of the gate blocks in its stacked weights.
-    - `two_biases`: whether it keeps an input-side and a recurrent-side bias.
-    - `gru_reset`: where its GRU applies the reset gate ("after" or "before").
-    - `directions`, `merges`: the values of those spec options it can express.
-    - `activations`: per cell, the activation tuples it can express.
+    - `gate_order`: per cell, the order of the gate blocks in its weights;
+      `gate_letters`: its own letter for a gate where it differs (ONNX's c for g).
+    - `biases`: per cell, how it holds b_x and b_h (:data:`TWO`, :data:`SUMMED`,
+      :data:`STACKED`, :data:`N_INSIDE`); a key "gru/before" holds the split of a GRU
+      with the reset gate before the recurrent matmul, where that differs.
+    - `orientation`: :data:`OUT_IN` or :data:`IN_OUT`.
+    - `names`: the name of each kind of parameter: "W_x", "W_h", the biases of its split
+      ("b_x", "b_h" or "b", "b_hn"), "p" (peepholes), "W_hr" (projection). Placeholders:
+      {layer}, {direction} (its name in `directions`), {gate} (one array per gate, not
+      stacked). A key "lstm.b" overrides "b" for one cell. Kinds that share a name are
+      concatenated along the first axis, in that order (ONNX's B, TF1's kernel).
+    - `stack_directions`: the directions' arrays stacked on a leading axis (ONNX's D).
+    - `zero_blocks`: blocks a spec does not have are sent as zeros (ONNX's forget-gate
+      blocks of a coupled LSTM); `peephole_order`: the order of its peephole vectors.
+    - `gru_resets`: where its GRU can apply the reset gate ("after" and/or "before" the
+      recurrent matmul).
+    - `refuses`: the spec options it cannot express, in the order they are reported.
+    - `functions`: the activations it computes, by its own names.
+    - `deviations`: mistakes its implementations are known to make, tried by the
+      diagnosis with the general ones.
     """
 
     name: str
-    gate_order: dict[str, tuple[str, ...]]
-    two_biases: bool
-    gru_reset: str
-    directions: tuple[str, ...]
-    merges: tuple[str | None, ...]
-    activations: dict[str, tuple[tuple[Activation, ...], ...]]
+    gate_order: Mapping[str, tuple[str, ...]]
+    biases: Mapping[str, str]
+    gru_resets: tuple[str, ...]
+    orientation: str = OUT_IN
+    names: Mapping[str, str] = field(default_factory=dict)
+    directions: Mapping[str, str] = field(
+        default_factory=lambda: {"forward": "forward", "reverse": "backward"})
+    gate_letters: Mapping[str, str] = field(default_factory=dict)
+    stack_directions: bool = False
+    zero_blocks: bool = False
+    peephole_order: tuple[str, ...] = ()
+    refuses: tuple[Refusal, ...] = ()
+    functions: Mapping[Activation, str] = field(default_factory=dict)
+    deviations: tuple[Hypothesis, ...] = ()
 
     def refusals(self, spec: Spec) -> list[str]:
         """The spec options this framework cannot express, as `name=value` strings."""
-        found = []
-        defaults = Spec(spec.cell, spec.input_size, spec.hidden_size)
-        for option in ("peepholes", "input_forget", "cell_clip", "activation_clip", "forget_bias",
-                       "output_size", "padded_outputs"):
-            if getattr(spec, option) != getattr(defaults, option):
-                found.append(f"{option}={show_value(getattr(spec, option))}")
-        if spec.cell == "gru" and spec.gru_reset != self.gru_reset:
-            found.append(f"gru_reset={spec.gru_reset!r}")
-        if spec.direction not in self.directions:
-            found.append(f"direction={spec.direction!r}")
-        if spec.merge not in self.merges:
-            found.append(f"merge={spec.merge!r}")
-        if spec.activations not in self.activations[spec.cell]:
-            found.append(f"activations={show_value(spec.activations)}")
-        return found
+        return [r.shown(spec) for r in self.refuses if r.refused(spec, self)]
 
+    def bias_split(self, spec: Spec) -> str:
+        """How the framework holds the biases of `spec`'s cell."""
+        if spec.cell == "gru":
+            return self.biases.get(f"gru/{spec.gru_reset}", self.biases["gru"])
+        return self.biases[spec.cell]
+
+    def name_of(self, kind: str, cell: str) -> str:
+        """The name (pattern) of a kind of parameter in `cell`."""
+        return self.names.get(f"{cell}.{kind}", self.names[kind])
+
+    def shown_order(self, cell: str) -> str:
+        """The gate order in the framework's own letters: "i,o,f,c"."""
+        return ",".join(self.gate_letters.get(q, q) for q in self.gate_order[cell])
+
+
+def block(gate: str, kind: str) -> str:
+    """The canonical name of one gate's block of a kind of parameter: W_x[i], or W_x
+    for the Elman cell's one block."""
+    return f"{kind}[{gate}]" if gate else kind
+
+
+def stack_blocks(blocks: Mapping[str, np.ndarray], kind: str, order: tuple[str, ...],
+                 orientation: str = OUT_IN, zeros: tuple[int, ...] | None = None) -> np.ndarray:
+    """One layer and direction's blocks of `kind` in `order`, stacked: one under the other,
+    or (weights in :data:`IN_OUT`) transposed and side by side. A block that is absent is
+    zeros of shape `zeros` when given (else KeyError)."""
+    def get(gate: str) -> np.ndarray:
+        name = block(gate, kind)
+        return blocks[name] if zeros is None or name in blocks else np.zeros(zeros)
+    parts = [get(q) for q in order]
+    if orientation == IN_OUT and parts[0].ndim == 2:
+        return np.concatenate([p.T for p in parts], axis=1)
+    return np.concatenate(parts)
+
+
+def _biases(convention: Convention, spec: Spec, blocks: Mapping[str, np.ndarray],
+            order: tuple[str, ...], zeros: tuple[int, ...] | None) -> Arrays:
+    """The biases of one layer and direction, by kind, as the convention splits them."""
+    split = convention.bias_split(spec)
+    if split == N_INSIDE:
+        return {"b": np.concatenate([blocks[block(q, "b_x")] if q == "n"
+                                     else blocks[block(q, "b_x")] + blocks[block(q, "b_h")]
+                                     for q in order]),
+                "b_hn": blocks[block("n", "b_h")]}
+    b_x = stack_blocks(blocks, "b_x", order, zeros=zeros)
+    b_h = stack_blocks(blocks, "b_h", order, zeros=zeros)
+    if split == TWO:
+        return {"b_x": b_x, "b_h": b_h}
+    if split == STACKED:
+        return {"b": np.stack([b_x, b_h])}
+    return {"b": b_x + b_h}
+
+
+def _kinds(convention: Convention, spec: Spec, blocks: Mapping[str, np.ndarray]) -> Arrays:
+    """Every array of one layer and direction, by kind ("W_x", "W_h", biases, "p", "W_hr")."""
+    order = convention.gate_order[spec.cell]
+    size, orientation = spec.hidden_size, convention.orientation
+
+    def zeros(*shape: int) -> tuple[int, ...] | None:
+        return shape if convention.zero_blocks else None
+
+    arrays = {
+        "W_x": stack_blocks(blocks, "W_x", order, orientation, zeros(size, spec.input_size)),
+        "W_h": stack_blocks(blocks, "W_h", order, orientation, zeros(size, spec.h_out)),
+    }
+    if spec.bias:
+        arrays |= _biases(convention, spec, blocks, order, zeros(size))
+    if spec.peepholes and "p" in convention.names:
+        arrays["p"] = stack_blocks(blocks, "p", convention.peephole_order, zeros=(size,))
+    if "W_hr" in blocks and "W_hr" in convention.names:
+        arrays["W_hr"] = blocks["W_hr"].copy()
+    return arrays
+
+
+def _placements(convention: Convention, spec: Spec) -> list[tuple[int, str]]:
+    """The (layer, direction) pairs the names hold: a name without {layer} holds the
+    first layer only; without {direction}, the forward one, unless directions stack."""
+    pattern = convention.names["W_x"]
+    layers = range(spec.num_layers) if "{layer}" in pattern else range(1)
+    directions = spec.directions if "{direction}" in pattern or convention.stack_directions \
+        else ("forward",)
+    return [(layer, direction) for layer in layers for direction in directions]
+
+
+def to_layout(convention: Convention, spec: Spec, params: Params) -> dict[str, np.ndarray]:
+    """Canonical parameters in the framework's names, orientation, gate order and bias
+    split (for a record whose weights are stacked gate blocks, named in `names`)."""
+    found: dict[str, list[np.ndarray]] = {}
+    for layer, direction in _placements(convention, spec):
+        where = {"layer": layer, "direction": convention.directions[direction]}
+        blocks = params.of(layer_prefix(layer, direction))
+        named: dict[str, list[np.ndarray]] = {}
+        for kind, array in _kinds(convention, spec, blocks).items():
+            named.setdefault(convention.name_of(kind, spec.cell).format(**where), []).append(array)
+        for name, parts in named.items():
+            found.setdefault(name, []).append(
+                parts[0] if len(parts) == 1 else np.concatenate(parts))
+    if convention.stack_directions:
+        return {name: np.stack(arrays) for name, arrays in found.items()}
+    return {name: arrays[0] for name, arrays in found.items()}
+
+
+def from_layout(convention: Convention, spec: Spec, arrays: Mapping[str, np.ndarray]) -> Params:
+    """The transpose of :func:`to_layout`: arrays in the framework's names back as canonical
+    parameters. Where :func:`to_layout` only rearranges (two biases, as PyTorch), this is
+    its inverse; where it sums b_x and b_h, this reads gradients (the gradient of a summed
+    bias is both b_x's and b_h's). Blocks sent as zeros get nothing back. KeyError or
+    ValueError name a missing, misshapen or unexpected entry."""
+    layout = parameter_layout(spec)
+    placements = _placements(convention, spec)
+    out: dict[str, np.ndarray] = {}
+    used: set[str] = set()
+    for index, (layer, direction) in enumerate(placements):
+        prefix = layer_prefix(layer, direction) + "."
+        zeros = {name[len(prefix):]: np.zeros(shape) for name, (shape, _) in layout.items()
+                 if name.startswith(prefix)}
+        kinds = _kinds(convention, spec, zeros)
+        where = {"layer": layer, "direction": convention.directions[direction]}
+        sharing: dict[str, list[str]] = {}
+        for kind in kinds:
+            sharing.setdefault(convention.name_of(kind, spec.cell).format(**where), []).append(kind)
+        for name, shared in sharing.items():
+            if name not in arrays:
+                raise KeyError(f"no {name!r}; available: {sorted(arrays)}")
+            used.add(name)
+            value = np.asarray(arrays[name], dtype=np.float64)
+            if convention.stack_directions:
+                if value.ndim == 0 or value.shape[0] != len(placements):
+                    raise ValueError(f"`{name}` must have {len(placements)} directions on its "
+                                     f"first axis; got shape {value.shape}")
+                value = value[index]
+            shape = np.concatenate([kinds[k] for k in shared]).shape
+            if value.shape != shape:
+                raise ValueError(f"`{name}` must have shape {shape}; got {value.shape}")
+            rows = np.cumsum([kinds[k].shape[0] for k in shared])[:-1]
+            for kind, part in zip(shared, np.split(value, rows), strict=True):
+                out |= _unstack(convention, spec, kind, part, prefix)
+    unexpected = sorted(set(arrays) - used)
+    if unexpected:
+        raise ValueError(f"entries this spec does not use: {unexpected}")
+    return Params(spec, {k: out[k] for k in layout if k in out})
+
+
+def _unstack(convention: Convention, spec: Spec, kind: str, value: np.ndarray,
+             prefix: str) -> dict[str, np.ndarray]:
+    """One kind's array (one layer and direction) back as canonical blocks."""
+    order, size = convention.gate_order[spec.cell], spec.hidden_size
+    if kind == "W_hr":
+        return {prefix + "W_hr": value}
+    if kind == "b_hn":
+        return {prefix + block("n", "b_h"): value}
+    if kind == "b" and value.ndim == 2:  # STACKED: the row of b_x, then the row of b_h
+        return {**_unstack(convention, spec, "b_x", value[0], prefix),
+                **_unstack(convention, spec, "b_h", value[1], prefix)}
+    if kind == "p":
+        order = convention.peephole_order
+    if value.ndim == 2 and convention.orientation == IN_OUT:
+        value = value.T
+    split = convention.bias_split(spec) if spec.bias else ""
+    out = {}
+    for g, q in enumerate(order):
+        part = value[g * size:(g + 1) * size]
+        if kind != "b":
+            out[prefix + block(q, kind)] = part
+            continue
+        out[prefix + block(q, "b_x")] = part  # b = b_x + b_h: each side gets the sum's
+        if not (split == N_INSIDE and q == "n"):
+            out[prefix + block(q, "b_h")] = part
+    return out
+
+
+def known_orders(cell: str) -> dict[tuple[str, ...], str]:
+    """The gate orders of `cell` that the diagnosis names: each non-canonical order that
+    exactly one record has, as "ONNX i,o,f,c" (an order several records share, GRU's
+    z,r,n of ONNX and Keras, is not named after one of them)."""
+    holders = [c for c in CONVENTIONS if cell in c.gate_order
+               and c.gate_order[cell] != CANONICAL_ORDER[cell]]
+    counts = Counter(c.gate_order[cell] for c in holders)
+    return {c.gate_order[cell]: f"{c.name} {c.shown_order(cell)}" for c in holders
+            if counts[c.gate_order[cell]] == 1}
+
+
+# ---- refusals ----------------------------------------------------------------------
+
+def _unlike_default(option: str) -> Callable[[Spec, Convention], bool]:
+    """Whether the spec's `option` differs from its default for the same cell and sizes."""
+    def refused(spec: Spec, record: Convention) -> bool:
+        default = Spec(spec.cell, spec.input_size, spec.hidden_size)
+        return bool(getattr(spec, option) != getattr(default, option))
+    return refused
+
+
+def _activations(*allowed: tuple[str, ...]) -> frozenset[tuple[Activation, ...]]:
+    return frozenset(tuple(Activation(a) for a in acts) for acts in allowed)
+
+
+# What the recurrent layers of Keras 3 (and the cells of Flax and Equinox, which share
+# their equations) cannot express.
+LAYER_REFUSALS = (
+    Refusal("proj_size", lambda s, _: bool(s.proj_size), "no projection of h"),
+    Refusal("peepholes", lambda s, _: s.peepholes, "no peephole connections"),
+    Refusal("input_forget", lambda s, _: s.input_forget,
+            "no coupling of the input and forget gates"),
+    Refusal("cell_clip", lambda s, _: s.cell_clip is not None, "no clipping of C_t"),
+    Refusal("activation_clip", lambda s, _: s.activation_clip is not None,
+            "no clipping of the activations' inputs"),
+    Refusal("forget_bias", lambda s, _: s.forget_bias != 0,
+            "no forget bias added at run time (only an initialiser of the bias)"),
+    Refusal("output_size", lambda s, _: s.output_size is not None, "no output layer"),
+)
+
+# Keras's activations that compute what ONNX's of the same meaning do, by Keras's names
+# (Flax and JAX export the same names).
+KERAS_FUNCTIONS = {
+    Activation("Sigmoid"): "sigmoid", Activation("Tanh"): "tanh", Activation("Relu"): "relu",
+    Activation("HardSigmoid", Fraction(1, 6), Fraction(1, 2)): "hard_sigmoid",
+    Activation("Elu"): "elu", Activation("Softsign"): "softsign",
+    Activation("Softplus"): "softplus", Activation("Affine", Fraction(1), Fraction(0)): "linear",
+}
+
+
+def _not_by_name(spec: Spec, record: Convention) -> bool:
+    """Activations the record's `functions` do not name, or an LSTM whose candidate and
+    cell-output functions differ (Keras and Flax have one `activation` for both)."""
+    acts = spec.activations
+    return any(a not in record.functions for a in acts) or (
+        spec.cell == "lstm" and acts[1] != acts[2])
+
+
+def _reset_elsewhere(spec: Spec, record: Convention) -> bool:
+    """A GRU whose reset gate sits where the record's GRU cannot put it."""
+    return spec.cell == "gru" and spec.gru_reset not in record.gru_resets
+
+
+# ---- deviations: mistakes an implementation of a convention is known to make ---------
+
+def _unclipped_cell_output(spec: Spec, params: Arrays) -> tuple[Spec, Arrays] | None:
+    if spec.cell != "lstm" or spec.activation_clip is None or not spec.clip_cell_output:
+        return None
+    return spec.replace(clip_cell_output=False), params
+
+
+def omitted_defaults(spec: Spec) -> set[str]:
+    """Which of "alpha", "beta" the onnx layout leaves out of the attributes, as an
+    exporter does: those that every activation has at ONNX's default (or that no
+    activation takes)."""
+    acts = spec.activations
+    return {arg for arg in ("alpha", "beta")
+            if all(getattr(a, arg) == getattr(Activation(a.name), arg) for a in acts)}
+
+
+# ONNX Runtime's defaults for alpha and beta left out (rnn_helpers.cc, NameToArgDefaultsMap):
+# LeakyRelu, HardSigmoid and Elu have ONNX's; every other function gets 0.
+ORT_ZERO_DEFAULTS = ("Affine", "ScaledTanh", "ThresholdedRelu")
+
+
+def _zeroed(act: Activation, left_out: set[str]) -> Activation:
+    """The activation with the alpha and beta in `left_out` (those it takes) read as 0."""
+    if act.name not in ORT_ZERO_DEFAULTS:
+        return act
+    zero = Fraction(0)
+    return replace(act, alpha=zero if "alpha" in left_out and act.alpha is not None else act.alpha,
+                   beta=zero if "beta" in left_out and act.beta is not None else act.beta)
+
+
+def _zero_default_alphas(spec: Spec, params: Arrays) -> tuple[Spec, Arrays] | None:
+    left_out = omitted_defaults(spec)
+    acts = tuple(_zeroed(a, left_out) for a in spec.activations)
+    if acts == spec.activations:
+        return None
+    return spec.replace(activations=acts), params
+
+
+def _clip_ignored(spec: Spec, params: Arrays) -> tuple[Spec, Arrays] | None:
+    if spec.activation_clip is None:
+        return None
+    return spec.replace(activation_clip=None, clip_cell_output=True), params
+
+
+def _coupling_ignored(spec: Spec, params: Arrays) -> tuple[Spec, Arrays] | None:
+    """f computed from the forget gate's own parameters, which a coupled LSTM does not have:
+    zero, as the onnx layout sends them, so f = f(0) (1/2 for Sigmoid)."""
+    if not spec.input_forget:
+        return None
+    uncoupled = spec.replace(input_forget=False)
+    return uncoupled, {name: params[name] if name in params else np.zeros(shape)
+                       for name, (shape, _) in parameter_layout(uncoupled).items()}
+
+
+def _activations_ignored(spec: Spec, params: Arrays) -> tuple[Spec, Arrays] | None:
+    defaults = spec.replace(activations=None, nonlinearity=None)
+    if defaults.activations == spec.activations:
+        return None
+    return defaults, params
+
+
+def _float32_activations(profile: Profile) -> Profile | None:
+    if profile.compute != "float64":
+        return None
+    return replace(profile, activation_ulps=profile.activation_ulps * 2.0 ** 29)
+
+
+# ---- the records --------------------------------------------------------------------
 
 TORCH = Convention(
     name="PyTorch",
-    gate_order={"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn": ("",)},
-    two_biases=True,
-    gru_reset="after",
-    directions=("forward", "bidirectional"),
-    merges=(None, "concat"),
-    activations={
-        "lstm": ((Activation("Sigmoid"), Activation("Tanh"), Activation("Tanh")),),
-        "gru": ((Activation("Sigmoid"), Activation("Tanh")),),
-        "rnn": ((Activation("Tanh"),), (Activation("Relu"),)),
-    },
+    gate_order=CANONICAL_ORDER,
+    biases={"lstm": TWO, "gru": TWO, "rnn": TWO},
+    gru_resets=("after",),
+    names={"W_x": "weight_ih_l{layer}{direction}", "W_h": "weight_hh_l{layer}{direction}",
+           "b_x": "bias_ih_l{layer}{direction}", "b_h": "bias_hh_l{layer}{direction}",
+           "W_hr": "weight_hr_l{layer}{direction}"},
+    directions={"forward": "", "reverse": "_reverse"},
+    refuses=(
+        Refusal("peepholes", _unlike_default("peepholes"), "no peephole connections"),
+        Refusal("input_forget", _unlike_default("input_forget"),
+                "no coupling of the input and forget gates"),
+        Refusal("cell_clip", _unlike_default("cell_clip"), "no clipping of C_t"),
+        Refusal("activation_clip", _unlike_default("activation_clip"),
+                "no clipping of the activations' inputs"),
+        Refusal("forget_bias", _unlike_default("forget_bias"),
+                "no forget bias added at run time"),
+        Refusal("output_size", _unlike_default("output_size"), "no output layer"),
+        Refusal("padded_outputs", _unlike_default("padded_outputs"),
+                "a packed sequence's outputs past its length are zero"),
+        Refusal("gru_reset", _reset_elsewhere,
+                "nn.GRU applies the reset gate after the recurrent matmul"),
+        Refusal("direction", lambda s, _: s.direction not in ("forward", "bidirectional"),
+                "a layer runs forward, or both ways (bidirectional=True)"),
+        Refusal("merge", lambda s, _: s.merge not in (None, "concat"),
+                "a bidirectional layer concatenates the two directions' outputs"),
+        Refusal("activations", lambda s, _: s.activations not in {
+            "lstm": _activations(("Sigmoid", "Tanh", "Tanh")),
+            "gru": _activations(("Sigmoid", "Tanh")),
+            "rnn": _activations(("Tanh",), ("Relu",))}[s.cell],
+                "sigmoid and tanh are fixed; nn.RNN's nonlinearity is tanh or relu"),
+    ),
+    functions={Activation("Sigmoid"): "sigmoid", Activation("Tanh"): "tanh",
+               Activation("Relu"): "relu"},
 )
+"""PyTorch: `torch.nn.LSTM/GRU/RNN.state_dict()`, gate blocks stacked row-wise."""
+
+ONNX = Convention(
+    name="ONNX",
+    gate_order={"lstm": ("i", "o", "f", "g"), "gru": ("z", "r", "n"), "rnn": ("",)},
+    gate_letters={"g": "c", "n": "h"},
+    biases={"lstm": TWO, "gru": TWO, "rnn": TWO},
+    gru_resets=("after", "before"),  # linear_before_reset 1 and 0
+    names={"W_x": "W", "W_h": "R", "b_x": "B", "b_h": "B", "p": "P"},
+    stack_directions=True,
+    zero_blocks=True,
+    peephole_order=("i", "o", "f"),
+    refuses=(
+        Refusal("num_layers", lambda s, _: s.num_layers != 1, "one operator is one layer"),
+        Refusal("proj_size", lambda s, _: bool(s.proj_size), "no projection of h"),
+        Refusal("cell_clip", lambda s, _: s.cell_clip is not None,
+                "`clip` bounds the activations' inputs, not C_t"),
+        Refusal("forget_bias", lambda s, _: s.forget_bias != 0, "no forget bias added at run time"),
+        Refusal("output_size", lambda s, _: s.output_size is not None, "no output layer"),
+        Refusal("padded_outputs", lambda s, _: s.padded_outputs != "zero",
+                "Y past a sequence's length is zero"),
+        Refusal("merge", lambda s, _: s.merge not in (None, "concat", "none"),
+                "Y keeps the two directions apart"),
+        Refusal("clip_cell_output", lambda s, _: not s.clip_cell_output,
+                "`clip` applies to every activation's input, the cell output's included"),
+    ),
+    deviations=(
+        ModelChange("activation clip not applied to C_t before the cell-output activation "
+                    "(ONNX Runtime's LSTM)", _unclipped_cell_output),
+        ModelChange("activation alpha/beta left out of the attributes read as 0, not ONNX's "
+                    "defaults (ONNX Runtime's Affine, ScaledTanh, ThresholdedRelu)",
+                    _zero_default_alphas),
+        ModelChange("activation clip ignored (ONNX's reference evaluator)", _clip_ignored),
+        ModelChange("input_forget ignored: f_t from the forget gate's own (zero) parameters, "
+                    "not 1 - i_t (ONNX's reference evaluator)", _coupling_ignored),
+        ModelChange("activations ignored: the cell's default functions used (ONNX's "
+                    "reference evaluator's LSTM and GRU)", _activations_ignored),
+        InputChange("sequence lengths ignored: every sequence runs all T steps, outputs past "
+                    "its length not zeroed (ONNX's reference evaluator)", full_lengths),
+    ),
+)
+"""ONNX: the LSTM, GRU and RNN operators' W, R, B, P, stacked over directions (D)."""
+
+KERAS = Convention(
+    name="Keras 3",
+    gate_order={"lstm": ("i", "f", "g", "o"), "gru": ("z", "r", "n"), "rnn": ("",)},
+    gate_letters={"g": "c", "n": "h"},
+    biases={"lstm": SUMMED, "gru": STACKED, "gru/before": SUMMED, "rnn": SUMMED},
+    gru_resets=("after", "before"),  # reset_after True and False
+    orientation=IN_OUT,
+    names={"W_x": "layer{layer}/{direction}/kernel",
+           "W_h": "layer{layer}/{direction}/recurrent_kernel",
+           "b": "layer{layer}/{direction}/bias"},
+    refuses=(
+        *LAYER_REFUSALS,
+        Refusal("direction", lambda s, _: s.direction == "reverse",
+                "a reverse-only layer (go_backwards) returns its outputs reversed in time"),
+        Refusal("activations", _not_by_name,
+                "activations by name, one `activation` for LSTM's candidate and cell output"),
+    ),
+    functions=KERAS_FUNCTIONS,
+    deviations=(
+        ProfileShortfall("activations only float32-accurate in a float64 computation (Keras 3 "
+                         "on JAX: keras.ops.tanh returns float32 for float64 input)",
+                         _float32_activations),
+    ),
+)
+"""Keras 3: LSTM, GRU and SimpleRNN kernels (in, G*H), per layer and direction."""
+
+FLAX = Convention(
+    name="Flax linen",
+    gate_order=CANONICAL_ORDER,
+    biases={"lstm": SUMMED, "gru": N_INSIDE, "rnn": SUMMED},
+    gru_resets=("after",),
+    orientation=IN_OUT,
+    names={"W_x": "layer{layer}/{direction}/i{gate}/kernel",
+           "W_h": "layer{layer}/{direction}/h{gate}/kernel",
+           "b": "layer{layer}/{direction}/i{gate}/bias",
+           "lstm.b": "layer{layer}/{direction}/h{gate}/bias",
+           "b_hn": "layer{layer}/{direction}/h{gate}/bias"},
+    refuses=(
+        *LAYER_REFUSALS,
+        Refusal("gru_reset", _reset_elsewhere,
+                "GRUCell applies the reset gate after the recurrent matmul"),
+        Refusal("merge", lambda s, _: s.merge == "none",
+                "nn.Bidirectional merges the two directions' outputs"),
+        Refusal("activations", _not_by_name,
+                "gate_fn and activation_fn, one function for LSTM's candidate and cell output"),
+    ),
+    functions=KERAS_FUNCTIONS,
+)
+"""Flax linen: one Dense module per gate and side, kernels (in, H)."""
+
+EQUINOX = Convention(
+    name="Equinox",
+    gate_order={"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")},
+    biases={"lstm": SUMMED, "gru": N_INSIDE},
+    gru_resets=("after",),
+    names={"W_x": "weight_ih", "W_h": "weight_hh", "b": "bias", "b_hn": "bias_n"},
+    refuses=(
+        *LAYER_REFUSALS,
+        Refusal("cell", lambda s, _: s.cell == "rnn", "no Elman cell"),
+        Refusal("num_layers", lambda s, _: s.num_layers > 1, "a cell is one layer"),
+        Refusal("direction", lambda s, _: s.direction != "forward", "a cell scanned forward"),
+        Refusal("gru_reset", _reset_elsewhere,
+                "GRUCell applies the reset gate after the recurrent matmul"),
+        Refusal("activations", lambda s, _: _not_by_name(s, KERAS) or s.activations != {
+            "lstm": (Activation("Sigmoid"), Activation("Tanh"), Activation("Tanh")),
+            "gru": (Activation("Sigmoid"), Activation("Tanh"))}.get(s.cell, s.activations),
+                "sigmoid and tanh are fixed"),
+    ),
+    functions={Activation("Sigmoid"): "sigmoid", Activation("Tanh"): "tanh"},
+)
+"""Equinox: one `eqx.nn.LSTMCell` or `GRUCell`, PyTorch's (out, in) blocks."""
+
+TF1 = Convention(
+    name="TF1",
+    gate_order={"lstm": ("i", "g", "f", "o"), "gru": ("r", "z", "n"), "rnn": ("",)},
+    gate_letters={"g": "c"},
+    biases={"lstm": SUMMED, "gru": SUMMED, "rnn": SUMMED},
+    gru_resets=("before",),
+    orientation=IN_OUT,
+)
+"""TensorFlow 1's LSTMCell (kernel (in + H, 4H): i, c (its j), f, o, forget_bias 1 added
+at run time) and GRUCell (reset before the matmul): a known convention, no layout."""
+
+CUDNN = Convention(
+    name="cuDNN",
+    gate_order=CANONICAL_ORDER,
+    biases={"lstm": TWO, "gru": TWO, "rnn": TWO},
+    gru_resets=("after",),
+)
+"""cuDNN's linear layers (LSTM i, f, c, o; GRU r, z, n; an input-side and a recurrent
+bias each; GRU reset after the matmul, as PyTorch took it): a known convention, no layout."""
+
+CONVENTIONS: tuple[Convention, ...] = (TORCH, ONNX, KERAS, FLAX, EQUINOX, TF1, CUDNN)

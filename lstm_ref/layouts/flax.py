@@ -1,37 +1,35 @@
 """Flax linen's layout: LSTMCell / OptimizedLSTMCell, GRUCell and SimpleCell parameters
 (docs/frameworks.md).
 
-Every sub-module is a Dense with an (in, out) kernel (the canonical block transposed):
-LSTM "ii", "if", "ig", "io" (no bias) and "hi", "hf", "hg", "ho" (bias b_x + b_h);
-GRU "ir", "iz", "in" (biases b_x[r] + b_h[r], b_x[z] + b_h[z], b_x[n]), "hr", "hz"
-(no bias) and "hn" (bias b_h[n], inside r * (...)); SimpleCell "i" (bias b_x + b_h) and
-"h" (no bias). Names are "layer{k}/{forward|backward}/{module}/{kernel|bias}". A spec
-without biases maps to zero biases (Flax's cells always have them). Numpy only.
+Every sub-module is a Dense with an (in, out) kernel (the canonical block transposed),
+named in `FLAX.names` (lstm_ref.layouts.conventions): LSTM "ii", "if", "ig", "io" (no
+bias) and "hi", "hf", "hg", "ho" (bias b_x + b_h); GRU "ir", "iz", "in" (biases
+b_x[r] + b_h[r], b_x[z] + b_h[z], b_x[n]), "hr", "hz" (no bias) and "hn" (bias b_h[n],
+inside r * (...)); SimpleCell "i" (bias b_x + b_h) and "h" (no bias). Names are
+"layer{k}/{forward|backward}/{module}/{kernel|bias}". A spec without biases maps to zero
+biases (Flax's cells always have them). Numpy only.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from lstm_ref.layouts import keras
-from lstm_ref.layouts.keras import ACTIVATIONS
+from lstm_ref.golden.load import GoldenCase
+from lstm_ref.layouts.contract import Layout, batch_major_read
+from lstm_ref.layouts.conventions import FLAX, N_INSIDE, block
 from lstm_ref.params import Params, layer_prefix
 from lstm_ref.spec import Spec
 
 
-def refusals(spec: Spec) -> list[str]:
-    """The spec options Flax's cells and nn.RNN / nn.Bidirectional cannot express: those
-    of Keras's layers (the same cells) but a reverse-only direction, plus these."""
-    return keras.refusals(spec, {"gru_reset": spec.cell == "gru" and spec.gru_reset != "after",
-                                 "merge": spec.merge == "none"})
-
-
 def functions(spec: Spec) -> dict[str, str]:
     """The cell's `gate_fn` and `activation_fn`, by their Keras/JAX names."""
+    names = FLAX.functions
     if spec.cell == "rnn":
-        return {"activation_fn": ACTIVATIONS[spec.activations[0]]}
-    return {"gate_fn": ACTIVATIONS[spec.activations[0]],
-            "activation_fn": ACTIVATIONS[spec.activations[1]]}
+        return {"activation_fn": names[spec.activations[0]]}
+    return {"gate_fn": names[spec.activations[0]],
+            "activation_fn": names[spec.activations[1]]}
 
 
 def to_flax(spec: Spec, params: Params) -> dict[str, np.ndarray]:
@@ -39,28 +37,61 @@ def to_flax(spec: Spec, params: Params) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for layer in range(spec.num_layers):
         for direction in spec.directions:
-            p = params.of(layer_prefix(layer, direction))
-            name = f"layer{layer}/{'backward' if direction == 'reverse' else 'forward'}"
-            H = spec.hidden_size
-
-            def bias(*keys: str) -> np.ndarray:
-                return sum((p[k] for k in keys if k in p), np.zeros(H))
-
-            if spec.cell == "lstm":
-                for q in "ifgo":
-                    out[f"{name}/i{q}/kernel"] = p[f"W_x[{q}]"].T
-                    out[f"{name}/h{q}/kernel"] = p[f"W_h[{q}]"].T
-                    out[f"{name}/h{q}/bias"] = bias(f"b_x[{q}]", f"b_h[{q}]")
-            elif spec.cell == "gru":
-                for q in "rzn":
-                    out[f"{name}/i{q}/kernel"] = p[f"W_x[{q}]"].T
-                    out[f"{name}/h{q}/kernel"] = p[f"W_h[{q}]"].T
-                out[f"{name}/ir/bias"] = bias("b_x[r]", "b_h[r]")
-                out[f"{name}/iz/bias"] = bias("b_x[z]", "b_h[z]")
-                out[f"{name}/in/bias"] = bias("b_x[n]")
-                out[f"{name}/hn/bias"] = bias("b_h[n]")
-            else:
-                out[f"{name}/i/kernel"] = p["W_x"].T
-                out[f"{name}/i/bias"] = bias("b_x", "b_h")
-                out[f"{name}/h/kernel"] = p["W_h"].T
+            where = {"layer": layer, "direction": FLAX.directions[direction]}
+            out |= _modules(spec, params.of(layer_prefix(layer, direction)), where)
     return out
+
+
+def _modules(spec: Spec, p: dict[str, np.ndarray], where: dict[str, Any]) -> dict[str, np.ndarray]:
+    """One layer and direction's kernels and biases, in Flax's module order."""
+    order = FLAX.gate_order[spec.cell]
+
+    def name(kind: str, gate: str) -> str:
+        return FLAX.name_of(kind, spec.cell).format(gate=gate, **where)
+
+    def bias(*keys: str) -> np.ndarray:
+        return sum((p[k] for k in keys if k in p), np.zeros(spec.hidden_size))
+
+    out = {}
+    if spec.cell == "lstm":
+        for q in order:
+            out[name("W_x", q)] = p[block(q, "W_x")].T
+            out[name("W_h", q)] = p[block(q, "W_h")].T
+            out[name("b", q)] = bias(block(q, "b_x"), block(q, "b_h"))
+    elif spec.cell == "gru":
+        for q in order:
+            out[name("W_x", q)] = p[block(q, "W_x")].T
+            out[name("W_h", q)] = p[block(q, "W_h")].T
+        for q in order:
+            if FLAX.bias_split(spec) == N_INSIDE and q == "n":
+                out[name("b", q)] = bias(block(q, "b_x"))
+                out[name("b_hn", q)] = bias(block(q, "b_h"))
+            else:
+                out[name("b", q)] = bias(block(q, "b_x"), block(q, "b_h"))
+    else:
+        out[name("W_x", "")] = p["W_x"].T
+        out[name("b", "")] = bias("b_x", "b_h")
+        out[name("W_h", "")] = p["W_h"].T
+    return out
+
+
+def _refusals(case: GoldenCase) -> list[str]:
+    lens = case.inputs.seq_lens
+    found = FLAX.refusals(case.spec)
+    if np.any(lens == 0):
+        found.append("seq_lens with 0 (Flax's final carry for length 0 is the state after all "
+                     "T padded steps, not h0)")
+    if np.any(lens < case.inputs.x.shape[0]) and case.spec.padded_outputs == "carry":
+        found.append("padded_outputs='carry' (the flax layout's outputs past a length are "
+                     "zero: Flax does not define them)")
+    return found
+
+
+def _config(case: GoldenCase) -> dict[str, Any]:
+    spec = case.spec
+    return {"cell": spec.cell, "features": spec.hidden_size, "num_layers": spec.num_layers,
+            "direction": spec.direction, "merge": spec.merge, **functions(spec)}
+
+
+LAYOUT = Layout("flax", _refusals, lambda case: to_flax(case.spec, case.params), _config,
+                batch_major_read, batch_major=True, convention=FLAX)

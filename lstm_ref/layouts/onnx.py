@@ -2,8 +2,9 @@
 
 One operator is one layer: W [D, G*H, I], R [D, G*H, H] and B [D, 2*G*H] (input-side
 biases, then recurrent-side), P [D, 3H] (peepholes i, o, f), with gate blocks in
-ONNX's order: LSTM i, o, f, c; GRU z, r, h. Weights keep the canonical (out, in)
-orientation. Direction 0 is the forward-running one. This module needs numpy only.
+ONNX's order (`ONNX.gate_order`, lstm_ref.layouts.conventions): LSTM i, o, f, c; GRU
+z, r, h. Weights keep the canonical (out, in) orientation. Direction 0 is the
+forward-running one. This module needs numpy only.
 """
 
 from __future__ import annotations
@@ -12,32 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from lstm_ref.params import Params, layer_prefix
-from lstm_ref.spec import Activation, Spec, show_value
+from lstm_ref.golden.load import GoldenCase
+from lstm_ref.layouts.contract import Layout
+from lstm_ref.layouts.conventions import ONNX, omitted_defaults, to_layout
+from lstm_ref.params import Params
+from lstm_ref.spec import Spec
 
-GATES = {"lstm": ("i", "o", "f", "g"), "gru": ("z", "r", "n"), "rnn": ("",)}
-PEEPHOLES = ("i", "o", "f")
 OPERATORS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
-
-
-def refusals(spec: Spec) -> list[str]:
-    """The spec options one ONNX operator cannot express."""
-    found = []
-    checks = {
-        "num_layers": spec.num_layers != 1, "proj_size": bool(spec.proj_size),
-        "cell_clip": spec.cell_clip is not None, "forget_bias": spec.forget_bias != 0,
-        "output_size": spec.output_size is not None, "padded_outputs": spec.padded_outputs != "zero",
-        "merge": spec.merge not in (None, "concat", "none"),
-        "clip_cell_output": not spec.clip_cell_output,  # ONNX clips every activation input
-    }
-    for name, refused in checks.items():
-        if refused:
-            found.append(f"{name}={show_value(getattr(spec, name))}")
-    return found
-
-
-def _block(gate: str, kind: str) -> str:
-    return f"{kind}[{gate}]" if gate else kind
 
 
 def to_onnx(spec: Spec, params: Params) -> dict[str, np.ndarray]:
@@ -45,26 +27,7 @@ def to_onnx(spec: Spec, params: Params) -> dict[str, np.ndarray]:
 
     A coupled LSTM (input_forget) still takes forget-gate blocks; they are zero and unused.
     """
-    order = GATES[spec.cell]
-    size = spec.hidden_size
-    stacks: dict[str, list[np.ndarray]] = {"W": [], "R": [], "B": [], "P": []}
-    for direction in spec.directions:
-        mine = params.of(layer_prefix(0, direction))
-
-        def block(gate: str, kind: str, shape: tuple[int, ...]) -> np.ndarray:
-            return mine.get(_block(gate, kind), np.zeros(shape))
-
-        stacks["W"].append(np.concatenate([block(q, "W_x", (size, spec.input_size)) for q in order]))
-        stacks["R"].append(np.concatenate([block(q, "W_h", (size, size)) for q in order]))
-        stacks["B"].append(np.concatenate([block(q, kind, (size,)) for kind in ("b_x", "b_h")
-                                           for q in order]))
-        stacks["P"].append(np.concatenate([block(q, "p", (size,)) for q in PEEPHOLES]))
-    out = {"W": np.stack(stacks["W"]), "R": np.stack(stacks["R"])}
-    if spec.bias:
-        out["B"] = np.stack(stacks["B"])
-    if spec.peepholes:
-        out["P"] = np.stack(stacks["P"])
-    return out
+    return to_layout(ONNX, spec, params)
 
 
 def attributes(spec: Spec) -> dict[str, Any]:
@@ -72,8 +35,9 @@ def attributes(spec: Spec) -> dict[str, Any]:
 
     `activation_alpha` (`activation_beta`) is written as an exporter writes it: only when
     some function's alpha (beta) differs from ONNX's default, and then in full, packed
-    (only the functions that take one consume an entry). So the golden cases with
-    default-valued Affine, ScaledTanh, ThresholdedRelu, ... test the defaults too.
+    (only the functions that take one consume an entry; :func:`omitted_defaults` says
+    which are left out). So the golden cases with default-valued Affine, ScaledTanh,
+    ThresholdedRelu, ... test the defaults too.
     """
     acts = list(spec.activations) * spec.num_directions
     attrs: dict[str, Any] = {
@@ -95,9 +59,25 @@ def attributes(spec: Spec) -> dict[str, Any]:
     return attrs
 
 
-def omitted_defaults(spec: Spec) -> set[str]:
-    """Which of "alpha", "beta" :func:`attributes` leaves out: those that every activation
-    has at ONNX's default (or that no activation takes)."""
-    acts = spec.activations
-    return {arg for arg in ("alpha", "beta")
-            if all(getattr(a, arg) == getattr(Activation(a.name), arg) for a in acts)}
+def _refusals(case: GoldenCase) -> list[str]:
+    found = ONNX.refusals(case.spec)
+    if np.any(case.inputs.seq_lens == 0):
+        found.append("seq_lens with 0 (the ONNX specification leaves length 0 undefined)")
+    return found
+
+
+def _read(case: GoldenCase, out: Any) -> Any:
+    """ONNX's Y (T, D, B, H) as the canonical y; Y_h and Y_c are already (D, B, H)."""
+    if not isinstance(out, (tuple, list)) or len(out) != 3:
+        return out
+    y, h_n, c_n = out
+    y = np.asarray(y)
+    if y.ndim == 4:
+        y = y.transpose(0, 2, 1, 3)
+        if case.spec.merge != "none":
+            y = y.reshape(y.shape[0], y.shape[1], -1)
+    return y, h_n, c_n
+
+
+LAYOUT = Layout("onnx", _refusals, lambda case: to_onnx(case.spec, case.params),
+                lambda case: attributes(case.spec), _read, convention=ONNX)
