@@ -1,7 +1,7 @@
 """Framework conventions as data (lstm_ref.layouts.conventions): each record's gate order,
-names and bias split drive its mapping; from_layout is to_layout's transpose (the
-inverse where to_layout only rearranges); the diagnosis names the gate orders the records
-hold; every refusal says why."""
+names and bias split drive its mapping (lstm_ref.layouts.blocks); from_layout is
+to_layout's transpose (the inverse where to_layout only rearranges); the diagnosis names
+the gate orders the records hold; every refusal says why."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from lstm_ref import Spec, random_params
 from lstm_ref.checker.diagnose import HYPOTHESES
 from lstm_ref.layouts import LAYOUTS, conventions, equinox, flax, keras, onnx, torch
+from lstm_ref.layouts.blocks import block, from_layout, to_layout
 from lstm_ref.layouts.conventions import (
     CANONICAL_ORDER,
     CONVENTIONS,
@@ -20,10 +21,7 @@ from lstm_ref.layouts.conventions import (
     KERAS,
     ONNX,
     TORCH,
-    block,
-    from_layout,
     known_orders,
-    to_layout,
 )
 from lstm_ref.params import Params, parameter_layout
 

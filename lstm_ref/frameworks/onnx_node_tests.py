@@ -22,7 +22,8 @@ import numpy as np
 
 from lstm_ref.exact import forward
 from lstm_ref.exact.rounding import round_array
-from lstm_ref.layouts.conventions import ONNX, block
+from lstm_ref.layouts.blocks import block
+from lstm_ref.layouts.conventions import ONNX
 from lstm_ref.params import Params, layer_prefix
 from lstm_ref.spec import Spec
 

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from lstm_ref.golden.load import GoldenCase
+from lstm_ref.layouts.blocks import block
 from lstm_ref.layouts.contract import Layout, batch_major_read
-from lstm_ref.layouts.conventions import FLAX, N_INSIDE, block
+from lstm_ref.layouts.conventions import FLAX, N_INSIDE
 from lstm_ref.params import Params, layer_prefix
 from lstm_ref.spec import Spec
 

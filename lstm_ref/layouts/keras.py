@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from lstm_ref.golden.load import GoldenCase
+from lstm_ref.layouts.blocks import to_layout
 from lstm_ref.layouts.contract import Layout, batch_major_read
-from lstm_ref.layouts.conventions import KERAS, to_layout
+from lstm_ref.layouts.conventions import KERAS
 from lstm_ref.params import Params
 from lstm_ref.spec import Spec
 

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from lstm_ref.golden.load import GoldenCase
+from lstm_ref.layouts.blocks import from_layout, to_layout
 from lstm_ref.layouts.contract import Layout
-from lstm_ref.layouts.conventions import TORCH, from_layout, to_layout
+from lstm_ref.layouts.conventions import TORCH
 from lstm_ref.params import Params
 from lstm_ref.spec import Spec
 
