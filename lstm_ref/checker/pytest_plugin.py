@@ -30,8 +30,9 @@ from lstm_ref.layouts import DEFAULT_LAYOUT, Implementation
 from lstm_ref.layouts import layout as find_layout
 
 MARKER = (f"lstm_ref(cell, layout={DEFAULT_LAYOUT!r}, dtype='float32', profile=None, "
-          "suite='standard'): run the test once per golden case of `cell`; its `golden_case` "
-          "fixture checks an implementation")
+          "suite='standard', allow_suspicious=False): run the test once per golden case of "
+          "`cell`; its `golden_case` fixture checks an implementation (a SUSPICIOUS verdict "
+          "fails the test unless allow_suspicious=True)")
 
 
 class GoldenCheck:
@@ -43,6 +44,7 @@ class GoldenCheck:
         self.dtype = options.get("dtype", "float32")
         self.profile = profile_for(self.dtype, options.get("profile"))
         self.suite = str(options.get("suite", "standard"))
+        self.allow_suspicious = bool(options.get("allow_suspicious", False))
 
     def check(self, impl: Implementation) -> Report:
         """Check `impl` on this case; fail or skip the calling test as the verdict says."""
@@ -52,9 +54,10 @@ class GoldenCheck:
                         self.layout.name, self.dtype, self.profile.name, self.suite, [case_report])
         if case_report.status == "unsupported":
             pytest.skip(case_report.reason)
-        if case_report.status == "fail" and actual is not None and reference is not None:
+        if case_report.status in ("fail", "suspicious") and actual is not None and (
+                reference is not None):
             name_mistakes(report, [Failure(self.case, actual, reference)], self.profile)
-        if not report.passed:
+        if report.failed or (report.verdict == "SUSPICIOUS" and not self.allow_suspicious):
             pytest.fail(str(report), pytrace=False)
         return report
 

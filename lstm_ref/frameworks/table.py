@@ -33,7 +33,8 @@ from lstm_ref.version import __version__
 # profiles give different verdicts, so both are tabled. TF32 is left out: no CPU computes it.
 TABLE_PROFILES = {"float16": ("fp16", "fp16-acc16"), "bfloat16": ("bf16", "bf16-acc16")}
 DTYPE_ORDER = ("float64", "float32", "float16", "bfloat16")
-STATUSES = ("pass", "fail", "error", "unsupported")
+STATUSES = ("pass", "suspicious", "fail", "error", "unsupported")
+VERDICTS = {"PASSED": "pass", "SUSPICIOUS": "suspicious", "FAILED": "fail"}
 UNEXPLAINED = "no named mistake explains it"
 NOT_INSTALLED = "not installed"
 REASON_LIMIT = 100  # characters of an error message in the Markdown table (JSON has it whole)
@@ -43,8 +44,9 @@ REASON_LIMIT = 100  # characters of an error message in the Markdown table (JSON
 class Row:
     """One check of one implementation: cell, dtype, profile and suite, and its outcome.
 
-    `verdict` is pass, fail, "no case checked" (every case unsupported) or "not
-    installed" (then cell, dtype and profile are "-" and `note` says what to install).
+    `verdict` is pass, suspicious, fail, "no case checked" (every case unsupported) or
+    "not installed" (then cell, dtype and profile are "-" and `note` says what to
+    install).
     `worst_passing` is the largest margin (error / bound; above 1 fails) of any output
     element in a passing case, `worst` the largest in any judged case; None where there
     is none. `deviations` pairs each named mistake (and :data:`UNEXPLAINED`) with the
@@ -72,12 +74,12 @@ class Row:
                     gradients: bool) -> Row:
         """The row of a checker report (the report's own implementation name is a
         qualified function name; `implementation` is the one to show)."""
-        judged = [c for c in report.cases if c.status in ("pass", "fail")]
+        judged = [c for c in report.cases if c.status in ("pass", "suspicious", "fail")]
         passing = [c for c in judged if c.status == "pass"]
         deviations: dict[str, list[str]] = {}
         errors: dict[str, list[str]] = {}
         for case in report.cases:
-            if case.status == "fail":
+            if case.status in ("fail", "suspicious"):
                 for name in case.diagnoses or [UNEXPLAINED]:
                     deviations.setdefault(name, []).append(case.id)
             elif case.status == "error":
@@ -86,7 +88,7 @@ class Row:
         checked = any(c.status != "unsupported" for c in report.cases)
         return cls(
             implementation, version, report.cell, report.dtype, report.profile, report.suite,
-            gradients, ("pass" if report.passed else "fail") if checked else "no case checked",
+            gradients, VERDICTS[report.verdict] if checked else "no case checked",
             {status: counts.get(status, 0) for status in STATUSES},
             _worst(passing), _worst(judged),
             _grouped(deviations), _grouped(errors),
@@ -204,8 +206,9 @@ def markdown(rows: Sequence[Row], *, command: str, platform_text: str | None = N
         "|---|---|",
         *(f"| {name} | {version} |" for name, version in versions.items()),
         "",
-        "A margin is an output element's error divided by its bound (docs/tolerances.md): "
-        "above 1 fails. Cases are counted pass / fail / error / unsupported; an unsupported "
+        "A margin is an output element's error divided by its rigorous bound "
+        "(docs/tolerances.md): above 1 fails; beyond the realistic bound alone a case is "
+        f"suspicious. Cases are counted {' / '.join(STATUSES)}; an unsupported "
         "case is one the layout cannot express or the implementation refuses (`lstm-ref "
         "check NAME` gives each reason). With gradients, the margins include the gradients'. "
         "Named deviations list, with the case ids, each named mistake the checker found "
@@ -215,8 +218,8 @@ def markdown(rows: Sequence[Row], *, command: str, platform_text: str | None = N
         "the storage format (docs/tolerances.md): a fail under one and a pass under the other "
         "says which arithmetic the kernels use, not that they are wrong.",
         "",
-        "| implementation | cell | dtype | profile | gradients | verdict | pass / fail / error "
-        "/ unsupported | worst margin, passing | worst margin, all | named deviations [cases] |",
+        f"| implementation | cell | dtype | profile | gradients | verdict | {' / '.join(STATUSES)}"
+        " | worst margin, passing | worst margin, all | named deviations [cases] |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
