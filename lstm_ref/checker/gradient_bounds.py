@@ -41,6 +41,9 @@ class _GradientBounds:
     def carried(self, run: Run, adjoint: Bound) -> Bound:
         return self.rules.carried(adjoint)
 
+    def joined(self, adj: Bound) -> Bound:
+        return self.rules.joined(adj)
+
     def split(self, layer: int, program: Program, adj: Bound) -> list[Bound]:
         shape = adj.shape
         flat = (-1, shape[-1])

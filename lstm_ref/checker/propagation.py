@@ -7,26 +7,30 @@ docs/tolerances.md derives each rule.
 Forward, the bound e(v) of each quantity v of a step:
 
 - affine, t = sum_k W_k v_k + b (n terms):
-  e(t) = |W| e(v)  +  (gamma_n(u_acc) + u_op) (|W| |v| + |b|)  +  tiny_c,
-  gamma_n(u) = n u / (1 - n u) (Higham), u_op the rounding of operands read in a
-  coarser format than they are stored in (TF32);
+  e(t) = |W| e(v)  +  (gamma_n(u_acc) + u_op) (|W| |v| + |b|)  +  n tiny_c,
+  u_op the rounding of operands read in a coarser format than they are stored in (TF32);
 - elementwise, t = F(v_1, ..., v_k):
   e(t) = max over the corners v_i +- e(v_i) of |F(corner) - F(v)|
          + (ops(F) + a ulps(F)) u_c (|t| + max_i |v_i|) + tiny_c,
   which follows F through its kinks (relu, clips, hard sigmoid) and its curvature;
-- a state or output stored in a coarser format: e += u_s |t| + tiny_s.
+- a state (stored as soon as the step computes it: the rest of the step may read it
+  back) or an output stored in a coarser format: e += u_s |t| + tiny_s;
+- gamma_n(u) = (1 + u)^n - 1, which holds for every n (Higham's n u / (1 - n u) only
+  where n u < 1), and every term of a sum may underflow: n tiny_c.
 
 Backward, for every adjoint dv its magnitude A(v) (the sum of its terms' magnitudes)
 and a bound E(v) of its error:
 
-- a term W^T dt:      A += |dt| |W|,    E += E(dt) |W| + gamma_n(u_acc) |dt| |W|;
+- a term W^T dt:      A += |dt| |W|,    E += E(dt) |W| + gamma_n(u_acc) |dt| |W|, with n
+  the rows of every gate's W summed into dv (a fused backward product sums them all);
 - a term dt * P, with P a partial derivative evaluated on the implementation's forward
   values, which differ from the exact ones by the forward bounds: with dP the largest
   change of P over the corners of those bounds,
                       A += |dt| |P|,    E += E(dt) (|P| + dP) + |dt| dP
                                              + (ops(P) + 1) u_c |dt| (|P| + dP);
-- the sum of k terms adds gamma_k(u_c) A; an adjoint carried between steps in a coarser
-  storage format adds u_s A + tiny_s;
+- the sum of k terms adds gamma_k(u_c) A (the sum of a layer input's adjoints over
+  both directions too); an adjoint carried between steps in a coarser storage format
+  adds u_s A + tiny_s;
 - a parameter's gradient sums dt v^T (or dt P, or dt) over every valid step and row,
   with the forward error of v and gamma_n(u_acc) over that many terms.
 
@@ -62,8 +66,16 @@ Arrays = Mapping[str, np.ndarray]
 
 
 def gamma(n: float, u: float) -> float:
-    """Higham's gamma_n = n u / (1 - n u): the relative error of a sum of n terms."""
-    return n * u / (1 - n * u)
+    """(1 + u)^n - 1, the largest relative error of n roundings in a row (a sum of n + 1
+    terms): Higham's gamma_n = n u / (1 - n u) bounds it where n u < 1, and is vacuous
+    or negative beyond; this form holds for every n.
+
+    >>> gamma(9, 2.0**-24) < 9 * 2.0**-24 / (1 - 9 * 2.0**-24)
+    True
+    >>> round(gamma(130, 2.0**-8), 3)  # bfloat16 sums of 131 terms: n u > 1/2
+    0.66
+    """
+    return math.expm1(n * math.log1p(u))
 
 
 @dataclass(frozen=True)
@@ -214,10 +226,22 @@ class Rules:
                 propagated = sum(out[v] @ np.abs(params[w]).T for w, v in products)
                 magnitude = sum(np.abs(values[v]) @ np.abs(params[w]).T for w, v in products)
                 magnitude = magnitude + sum(np.abs(params[b]) for b in biases)
-                out[eq.target] = propagated + (growth + self.u_op) * magnitude + self.tiny_c
+                # every product may underflow: one tiny per term
+                out[eq.target] = (propagated + (growth + self.u_op) * magnitude
+                                  + terms * self.tiny_c)
             else:
                 out[eq.target] = self.elementwise(eq.rhs, values, out, params)
+            out[eq.target] = self.created(program, eq.target, values, out[eq.target])
         return out
+
+    def created(self, program: Program, name: str, values: Arrays, error: np.ndarray
+                ) -> np.ndarray:
+        """A state (c, h) is stored as soon as it is computed: the rest of the step may
+        read it back from storage (an unfused kernel computes tanh(C_t) from the stored
+        C_t)."""
+        if any(name == new for _, new in program.states):
+            return self.stored(values[name], error)
+        return error
 
     def elementwise(self, expr: sp.Expr, values: Arrays, errors: Arrays,
                     params: Arrays) -> np.ndarray:
@@ -240,6 +264,11 @@ class Rules:
     def carried(self, adjoint: Bound) -> Bound:
         """An adjoint carried between steps in the storage format."""
         return Bound(adjoint.magnitude, self.stored_adjoint(adjoint))
+
+    def joined(self, adjoint: Bound) -> Bound:
+        """The sum of both directions' adjoints of a layer input: one more rounding."""
+        return Bound(adjoint.magnitude,
+                     adjoint.error + gamma(1, self.u_c) * adjoint.magnitude)
 
     def stored_adjoint(self, adjoint: Bound) -> np.ndarray:
         a, e = adjoint.magnitude, adjoint.error
@@ -276,11 +305,14 @@ class Rules:
             seed = seeds.get(adjoint.name, Bound.zeros((rows, size)))
             a_v, e_v = seed.magnitude, seed.error
             count = len(adjoint.terms) + (adjoint.name in seeds)
+            # a fused backward product sums W^T dt over every gate's rows at once
+            rows_summed = sum(params[t.weight].shape[0] for t in adjoint.terms
+                              if t.weight is not None)
             for term in adjoint.terms:
                 a_t, e_t = out[term.target].magnitude, out[term.target].error
                 if term.weight is not None:
                     w = np.abs(params[term.weight])
-                    growth = gamma(w.shape[0], self.u_acc)
+                    growth = gamma(rows_summed, self.u_acc)
                     a_v = a_v + a_t @ w
                     e_v = e_v + e_t @ w + growth * (a_t @ w)
                 else:
@@ -390,7 +422,8 @@ class RealisticRules(Rules):
         out = dict(errors)
         for eq in program.equations:
             if not eq.is_affine:
-                out[eq.target] = self.elementwise(eq.rhs, values, out, params)
+                out[eq.target] = self.created(program, eq.target, values,
+                                              self.elementwise(eq.rhs, values, out, params))
                 continue
             products, biases = eq.affine_terms()
             terms = sum(params[w].shape[1] for w, _ in products) + len(biases)
@@ -401,5 +434,6 @@ class RealisticRules(Rules):
             spread = operands + sum(np.square(params[b]) for b in biases)
             partial_sums = terms * (np.square(values[eq.target]) / 3 + spread / 2)
             local = self.u_acc**2 / 3 * partial_sums + 2 / 3 * self.u_op**2 * operands
-            out[eq.target] = np.sqrt(propagated + local) + self.tiny_c
+            out[eq.target] = self.created(program, eq.target, values,
+                                          np.sqrt(propagated + local) + terms * self.tiny_c)
         return out

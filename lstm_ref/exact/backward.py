@@ -128,6 +128,9 @@ class _ExactBackward:
     def carried(self, run: Run, adjoint: np.ndarray) -> np.ndarray:
         return adjoint
 
+    def joined(self, adj: np.ndarray) -> np.ndarray:
+        return adj
+
     def split(self, layer: int, program: Program, adj: np.ndarray) -> list[np.ndarray]:
         values = {"y_fwd": self.tape.stack.outputs[(layer, "forward")],
                   "y_bwd": self.tape.stack.outputs[(layer, "reverse")]}

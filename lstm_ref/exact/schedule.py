@@ -307,6 +307,10 @@ class BackwardRule(Protocol):
     def split(self, layer: int, program: Program, adj: Array) -> list[Array]:
         """A merge program's adjoints of both directions' outputs."""
 
+    def joined(self, adj: Array) -> Array:
+        """A layer input's adjoint, the sum of both directions' (the bounds add the
+        rounding of that sum)."""
+
 
 def backward_pass(schedule: Schedule, rule: BackwardRule, adj_y: Array, adj_h: Array,
                   adj_c: Array | None, input_shapes: Sequence[tuple[int, ...]]) -> Array:
@@ -321,7 +325,7 @@ def backward_pass(schedule: Schedule, rule: BackwardRule, adj_y: Array, adj_h: A
             schedule.pad_adjoint(run, adj_out)
             adj_input += _run_backward(schedule, rule, run, adj_out, adj_h, adj_c,
                                        tuple(input_shapes[layer]))
-        adj_top = adj_input
+        adj_top = adj_input if len(parts) == 1 else rule.joined(adj_input)
     return adj_top
 
 
