@@ -123,7 +123,7 @@ def families(bench: Bench, steps: int) -> dict[str, tuple[list[str], Callable[[i
                                                   sums="sequential"))}
     noise = [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-10, 1e-12, 1e-14]
     ulps = [4096.0, 1024.0, 256.0, 64.0, 16.0, 4.0]
-    clamps = [4.0, 6.0, 8.0, 10.0, 12.0, 16.0]
+    clamps = [1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0]
     bias = [1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-9, 1e-11]
     out = {
         "noise": ([f"{v:.0e}" for v in noise],
