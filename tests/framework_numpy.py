@@ -11,7 +11,8 @@ from textbook import activation  # ONNX's activation list, written out in the te
 
 KERAS_ACTIVATIONS = {
     "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "tanh": np.tanh, "relu": lambda x: np.maximum(x, 0),
-    "hard_sigmoid": lambda x: np.clip(x / 6 + 0.5, 0, 1), "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
+    "hard_sigmoid": lambda x: np.clip(x / 6 + 0.5, 0, 1),
+    "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
     "softsign": lambda x: x / (1 + np.abs(x)), "softplus": lambda x: np.logaddexp(0, x),
     "linear": lambda x: x,
 }
@@ -72,7 +73,7 @@ def onnx_op(x, params, h0, c0, seq_lens=None, config=None, dtype=np.float64, gat
             for t in steps:
                 xt = x[t, b]
 
-                def pre(k, h=Ht):
+                def pre(k, h=Ht, xt=xt, W=W, R=R, Wb=Wb, Rb=Rb):
                     return xt @ W[k].T + h @ R[k].T + Wb[k] + Rb[k]
                 if op == "LSTM":
                     g, h = rest
@@ -141,7 +142,8 @@ def keras_stack(x, params, h0, c0, seq_lens=None, config=None, dtype=np.float64,
                         zg, rg = ra(xz + rz), ra(xr + rr)
                         hh = a(xh + rg * rh)
                     else:
-                        xz, xr, xh = np.split(xt @ kernel + (0 if bias is None else bias), 3, axis=-1)
+                        pre = xt @ kernel + (0 if bias is None else bias)
+                        xz, xr, xh = np.split(pre, 3, axis=-1)
                         uz, ur, uh = np.split(rec, 3, axis=-1)
                         zg, rg = ra(xz + h @ uz), ra(xr + h @ ur)
                         hh = a(xh + (rg * h) @ uh)

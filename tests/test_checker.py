@@ -30,7 +30,9 @@ def canonical(dtype=np.float64, store=None, mistake=None, transform=None):
                 mistake_here = mistake
         else:
             mistake_here = mistake
-        cast = (lambda a: None if a is None else np.asarray(a, dtype=dtype))
+
+        def cast(a):
+            return None if a is None else np.asarray(a, dtype=dtype)
         y, h_n, c_n, y_out = textbook.run(spec, params, cast(x), cast(h0), cast(c0), seq_lens,
                                           dtype=dtype, mistake=mistake_here, store=store)
         outputs = (y, h_n, c_n) if y_out is None else (y, h_n, c_n, y_out)
@@ -187,7 +189,8 @@ def test_misbehaving_implementations_are_reported_per_case():
     assert [c.status for c in first] == ["error", "unsupported", "error", "error"]
     assert first[0].reason == "the implementation raised ValueError: boom"
     assert first[1].reason == "the implementation raised NotImplementedError: no peepholes here"
-    assert first[2].reason == "the implementation must return a tuple (y, h_n, c_n); got list of length 2"
+    assert first[2].reason == ("the implementation must return a tuple (y, h_n, c_n); got list "
+                               "of length 2")
     assert first[3].reason.startswith("`y` must have shape (5, 3, 4); got (3,)")
     assert all(c.status == "pass" for c in report.cases[4:])
     assert not report.passed

@@ -64,7 +64,8 @@ def results_file(tmp_path, corrupt=False):
                                           case.inputs.h0, case.inputs.c0, case.inputs.seq_lens,
                                           dtype=np.float32)
         outputs = {"y": y, "h_n": h_n, "c_n": c_n, "y_out": y_out}
-        results[case.id] = {k: {"shape": list(v.shape), "values": [float(a).hex() for a in v.ravel()]}
+        results[case.id] = {k: {"shape": list(v.shape),
+                                "values": [float(a).hex() for a in v.ravel()]}
                             for k, v in outputs.items() if v is not None}
     if corrupt:
         results["gru-basic"]["h_n"]["values"][3] = 0.5

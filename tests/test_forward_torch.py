@@ -58,7 +58,8 @@ def run_torch(module, spec, inputs, packed):
 
 
 def assert_agree(exact, theirs, tolerance):
-    for name, mine, other in zip(("y", "h_n", "c_n"), (exact.y, exact.h_n, exact.c_n), theirs):
+    for name, mine, other in zip(("y", "h_n", "c_n"), (exact.y, exact.h_n, exact.c_n), theirs,
+                                 strict=True):
         assert (mine is None) == (other is None), name
         if mine is not None:
             error = normwise_relative(mine.float64, other)

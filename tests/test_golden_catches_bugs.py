@@ -31,7 +31,7 @@ def permute(order_from, order_to):
         moved = dict(params)
         for name in params:
             for kind in ("W_x", "W_h", "b_x", "b_h"):
-                for src, dst in zip(order_from, order_to):
+                for src, dst in zip(order_from, order_to, strict=True):
                     if name.endswith(f".{kind}[{dst}]"):
                         moved[name] = params[name.replace(f"[{dst}]", f"[{src}]")]
         return spec, moved
@@ -160,7 +160,7 @@ def cases():
                 case.inputs.seq_lens)
         f32 = textbook.run(case.spec, *args, dtype=np.float32)
         tolerance = {}
-        for name, value in zip(("y", "h_n", "c_n", "y_out"), f32):
+        for name, value in zip(("y", "h_n", "c_n", "y_out"), f32, strict=True):
             if value is not None:
                 scale = np.max(np.abs(exact[name]), initial=0.0)
                 error = np.max(np.abs(value.astype(np.float64) - exact[name]), initial=0.0)
@@ -172,7 +172,7 @@ def cases():
 def misses(outputs, exact, tolerance):
     """The largest error / (10 x tolerance) over the outputs; > 1 means caught."""
     worst = 0.0
-    for name, value in zip(("y", "h_n", "c_n", "y_out"), outputs):
+    for name, value in zip(("y", "h_n", "c_n", "y_out"), outputs, strict=True):
         if value is None or name not in tolerance or value.shape != exact[name].shape:
             continue
         error = np.max(np.abs(value.astype(np.float64) - exact[name]), initial=0.0)

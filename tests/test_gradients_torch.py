@@ -10,9 +10,9 @@ from lstm_ref import Spec, backward, forward, random_inputs, random_params
 from test_gradients import cotangents_for
 
 torch = pytest.importorskip("torch", reason="PyTorch is the `torch` extra (torch==2.13.0)")
-from lstm_ref.layouts.torch import from_torch, to_torch
-from test_forward_torch import CASES as TORCH_CASES
-from test_forward_torch import torch_module
+from lstm_ref.layouts.torch import from_torch, to_torch  # noqa: E402
+from test_forward_torch import CASES as TORCH_CASES  # noqa: E402
+from test_forward_torch import torch_module  # noqa: E402
 
 
 @pytest.mark.parametrize("name", sorted(TORCH_CASES))

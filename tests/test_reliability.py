@@ -77,7 +77,8 @@ def test_nan_inf_lists_and_odd_dtypes_are_reported_per_case():
     first = report.cases[:5]
     assert [c.status for c in first] == ["fail", "fail", "pass", "error", "error"]
     assert first[0].outputs[0].name == "y" and first[0].outputs[0].margin == float("inf")
-    assert first[3].reason == "`y` must be an array of real numbers; got ndarray of dtype complex128"
+    assert first[3].reason == ("`y` must be an array of real numbers; got ndarray of dtype "
+                               "complex128")
     assert first[4].reason == "`y` must be an array of real numbers; got str of dtype <U1"
     assert all(c.status == "pass" for c in report.cases[5:] if c.status != "unsupported")
 
@@ -96,7 +97,8 @@ def test_a_hanging_implementation_times_out_and_the_run_goes_on():
                    suite="smoke", timeout=1.0)
     assert time.monotonic() - start < 20
     assert [c.status for c in report.cases] == ["pass", "error"]
-    assert report.cases[1].reason == "the implementation raised TimeoutError: did not return within 1.0 s"
+    assert report.cases[1].reason == ("the implementation raised TimeoutError: did not return "
+                                      "within 1.0 s")
     with pytest.raises(ValueError, match="`timeout` must be a positive number of seconds; got 0"):
         check(correct, cell="gru", layout="canonical", timeout=0)
 
@@ -171,7 +173,8 @@ def test_fuzz_golden_loader(tmp_path_factory, smoke_text, data):
         text = text[: data.draw(st.integers(0, len(text)))]
     elif kind == "byte":
         at = data.draw(st.integers(0, len(text) - 1))
-        text = text[:at] + data.draw(st.sampled_from(list('0123456789"{}[],:.-epx '))) + text[at + 1:]
+        byte = data.draw(st.sampled_from(list('0123456789"{}[],:.-epx ')))
+        text = text[:at] + byte + text[at + 1:]
     else:
         document = json.loads(text)
         test = document["testGroups"][0]["tests"][0]
@@ -194,7 +197,8 @@ def test_fuzz_golden_loader(tmp_path_factory, smoke_text, data):
 returned = st.recursive(
     st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=3),
               st.builds(np.zeros, st.tuples(st.integers(0, 4), st.integers(0, 4)))),
-    lambda children: st.one_of(st.lists(children, max_size=4), st.tuples(children, children, children)),
+    lambda children: st.one_of(st.lists(children, max_size=4),
+                               st.tuples(children, children, children)),
     max_leaves=12,
 )
 

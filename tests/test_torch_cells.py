@@ -56,7 +56,10 @@ def test_state_is_held_past_a_length(case_id):
     keep = slice(0, 2)
     lens = case.inputs.seq_lens[keep]
     assert list(lens) == [5, 3]
-    part = (lambda a: None if a is None else np.ascontiguousarray(a[:, keep]))
+
+    def part(a):
+        return None if a is None else np.ascontiguousarray(a[:, keep])
+
     y, h_n, c_n = CELLS.implementation("float64")(part(x), params, part(h0), part(c0), lens,
                                                    kwargs["config"])
     expected = case.expected("float64")
