@@ -7,6 +7,7 @@ small values) yet stays within the rigorous bound of every standard case.
 
 from __future__ import annotations
 
+import copy
 import importlib.metadata
 import os
 import subprocess
@@ -17,8 +18,10 @@ import numpy as np
 
 from lstm_ref import check
 from lstm_ref.checker.report import compare
+from lstm_ref.checker.run import stored_value
 from lstm_ref.checker.verdict import PROBABILITY
 from lstm_ref.cli import main
+from lstm_ref.golden import load_suite
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -149,3 +152,22 @@ def test_pytest_plugin_fails_suspicious_cases_unless_allowed(tmp_path):
     assert run.returncode == 1, run.stdout
     assert "1 failed, 21 passed" in run.stdout, run.stdout
     assert "test_strict[gru-" in run.stdout and "SUSPICIOUS" in run.stdout
+
+
+def test_undecided_stored_values_are_judged_against_their_enclosure():
+    """A value whose float64 rounding the enclosure does not decide is stored as null;
+    the checker judges it against the enclosure's midpoint and radius, never against NaN
+    (which every comparison would pass)."""
+    case = copy.deepcopy(load_suite("smoke")[0])
+    name = next(n for n in case.names if n.startswith("grad."))
+    decided = case.expected("float64")[name]
+    entry = case.stored[name]
+    entry["float64"] = [None] * len(entry["float64"])
+    value, slack = stored_value(case, name)
+    assert not np.isnan(value).any()
+    assert np.all(np.abs(value - decided) <= slack + np.spacing(np.abs(decided)))
+    mid, rad = case.enclosure(name)
+    assert np.all(slack >= np.array([float(r) for r in rad.ravel()]).reshape(rad.shape))
+    wrong = compare(name, np.full(value.shape, 0.5), value, slack + np.spacing(np.abs(value)),
+                    "float64")
+    assert wrong.verdict == "fail"
