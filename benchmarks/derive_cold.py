@@ -18,10 +18,24 @@ RUNS = 5
 COMMANDS = {
     "python -c pass": [sys.executable, "-c", "pass"],
     "import sympy": [sys.executable, "-c", "import sympy"],
-    "lstm-ref derive lstm --gradients": [sys.executable, "-m", "lstm_ref", "derive", "lstm",
-                                         "--gradients"],
-    "lstm-ref derive lstm --gradients (latex)": [sys.executable, "-m", "lstm_ref", "derive",
-                                                 "lstm", "--gradients", "--format", "latex"],
+    "lstm-ref derive lstm --gradients": [
+        sys.executable,
+        "-m",
+        "lstm_ref",
+        "derive",
+        "lstm",
+        "--gradients",
+    ],
+    "lstm-ref derive lstm --gradients (latex)": [
+        sys.executable,
+        "-m",
+        "lstm_ref",
+        "derive",
+        "lstm",
+        "--gradients",
+        "--format",
+        "latex",
+    ],
 }
 
 

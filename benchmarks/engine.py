@@ -24,12 +24,16 @@ import numpy as np
 from lstm_ref import Spec, backward, forward, random_inputs, random_params
 
 
-def naive_lstm(params: Mapping[str, np.ndarray], x: np.ndarray, h0: np.ndarray, c0: np.ndarray,
-               bits: int) -> list[list[Any]]:
+def naive_lstm(
+    params: Mapping[str, np.ndarray], x: np.ndarray, h0: np.ndarray, c0: np.ndarray, bits: int
+) -> list[list[Any]]:
     """The baseline: the LSTM equations in plain mpmath, one sample at a time."""
     with mpmath.workprec(bits):
-        W = {k: [[mpmath.mpf(float(v)) for v in row] for row in np.atleast_2d(a)]
-             for k, a in params.items() if a.ndim == 2}
+        W = {
+            k: [[mpmath.mpf(float(v)) for v in row] for row in np.atleast_2d(a)]
+            for k, a in params.items()
+            if a.ndim == 2
+        }
         b = {k: [mpmath.mpf(float(v)) for v in a] for k, a in params.items() if a.ndim == 1}
         T, B, _ = x.shape
         outputs = []
@@ -42,8 +46,10 @@ def naive_lstm(params: Mapping[str, np.ndarray], x: np.ndarray, h0: np.ndarray, 
                 for q in "ifgo":
                     Wx, Wh = W[f"layer0.W_x[{q}]"], W[f"layer0.W_h[{q}]"]
                     bx, bh = b[f"layer0.b_x[{q}]"], b[f"layer0.b_h[{q}]"]
-                    gate[q] = [mpmath.fdot(Wx[j], xt) + mpmath.fdot(Wh[j], h) + bx[j] + bh[j]
-                               for j in range(len(bx))]
+                    gate[q] = [
+                        mpmath.fdot(Wx[j], xt) + mpmath.fdot(Wh[j], h) + bx[j] + bh[j]
+                        for j in range(len(bx))
+                    ]
                 i = [1 / (1 + mpmath.exp(-a)) for a in gate["i"]]
                 f = [1 / (1 + mpmath.exp(-a)) for a in gate["f"]]
                 g = [mpmath.tanh(a) for a in gate["g"]]
@@ -54,16 +60,22 @@ def naive_lstm(params: Mapping[str, np.ndarray], x: np.ndarray, h0: np.ndarray, 
         return outputs
 
 
-def numpy_lstm(params: Mapping[str, np.ndarray], x: np.ndarray, h0: np.ndarray,
-               c0: np.ndarray) -> np.ndarray:
+def numpy_lstm(
+    params: Mapping[str, np.ndarray], x: np.ndarray, h0: np.ndarray, c0: np.ndarray
+) -> np.ndarray:
     h, c = h0[0], c0[0]
 
     def sig(v: np.ndarray) -> np.ndarray:
         return 1 / (1 + np.exp(-v))
 
     for t in range(x.shape[0]):
-        a = {q: x[t] @ params[f"layer0.W_x[{q}]"].T + h @ params[f"layer0.W_h[{q}]"].T
-             + params[f"layer0.b_x[{q}]"] + params[f"layer0.b_h[{q}]"] for q in "ifgo"}
+        a = {
+            q: x[t] @ params[f"layer0.W_x[{q}]"].T
+            + h @ params[f"layer0.W_h[{q}]"].T
+            + params[f"layer0.b_x[{q}]"]
+            + params[f"layer0.b_h[{q}]"]
+            for q in "ifgo"
+        }
         c = sig(a["f"]) * c + sig(a["i"]) * np.tanh(a["g"])
         h = sig(a["o"]) * np.tanh(c)
     return h
@@ -96,19 +108,30 @@ def main() -> None:
     cot = {"y": cotangent.repeat(args.size, -1)}
     call = (spec, params, inputs.x, inputs.h0, inputs.c0)
     rows: list[tuple[str, Callable[[], object]]] = [
-        ("naive mpmath baseline (forward)",
-         lambda: naive_lstm(p, inputs.x, inputs.h0, c0, args.bits))]
+        (
+            "naive mpmath baseline (forward)",
+            lambda: naive_lstm(p, inputs.x, inputs.h0, c0, args.bits),
+        )
+    ]
     backends = ["mpmath"] + (["arb"] if importlib.util.find_spec("flint") else [])
     for name in backends:
-        rows.append((f"lstm_ref forward, {name}",
-                     partial(forward, *call, bits=args.bits, arithmetic=name)))
-        rows.append((f"lstm_ref forward + backward, {name}",
-                     partial(backward, *call, cotangents=cot, bits=args.bits, arithmetic=name)))
-    rows.append(("numpy float64 forward (for scale)",
-                 lambda: numpy_lstm(p, inputs.x, inputs.h0, c0)))
-    print(f"LSTM I=H={args.size}, B={args.batch}, T={args.steps}, {args.bits} bits; "
-          f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
-          f"mpmath backend {mpmath.libmp.BACKEND}")
+        rows.append(
+            (f"lstm_ref forward, {name}", partial(forward, *call, bits=args.bits, arithmetic=name))
+        )
+        rows.append(
+            (
+                f"lstm_ref forward + backward, {name}",
+                partial(backward, *call, cotangents=cot, bits=args.bits, arithmetic=name),
+            )
+        )
+    rows.append(
+        ("numpy float64 forward (for scale)", lambda: numpy_lstm(p, inputs.x, inputs.h0, c0))
+    )
+    print(
+        f"LSTM I=H={args.size}, B={args.batch}, T={args.steps}, {args.bits} bits; "
+        f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
+        f"mpmath backend {mpmath.libmp.BACKEND}"
+    )
     baseline = None
     for label, function in rows:
         seconds = best(function, args.repeat)

@@ -39,9 +39,11 @@ def main() -> None:
     args = parser.parse_args()
     spec = Spec("lstm", input_size=args.size, hidden_size=args.size)
     case = Case("large", "benchmark", ("Gradients",), spec, steps=args.steps, batch=args.batch)
-    print(f"LSTM I=H={args.size}, T={args.steps}, B={args.batch}, {args.digits} digits, "
-          f"certified with arb; {platform.processor() or platform.machine()}, "
-          f"Python {platform.python_version()}, mpmath backend {mpmath.libmp.BACKEND}")
+    print(
+        f"LSTM I=H={args.size}, T={args.steps}, B={args.batch}, {args.digits} digits, "
+        f"certified with arb; {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}, mpmath backend {mpmath.libmp.BACKEND}"
+    )
     times: dict[str, float] = {}
 
     start = time.perf_counter()
@@ -59,8 +61,10 @@ def main() -> None:
     start = time.perf_counter()
     certified = certify_module.certify(timed, args.digits, "arb")
     total_certify = time.perf_counter() - start
-    times[f"evaluate forward + backward ({len(evaluations)} precision(s): "
-          f"{', '.join(map(str, certified.precisions))} bits)"] = sum(evaluations)
+    times[
+        f"evaluate forward + backward ({len(evaluations)} precision(s): "
+        f"{', '.join(map(str, certified.precisions))} bits)"
+    ] = sum(evaluations)
     times["certify and round every value"] = total_certify - sum(evaluations)
     count = sum(len(m) for m in certified.mid.values())
     undecided = sum(len(u) for u in certified.undecided.values())

@@ -42,8 +42,12 @@ from lstm_ref.checker.bounds import trajectory  # noqa: E402
 from lstm_ref.checker.profiles import PROFILES  # noqa: E402
 from lstm_ref.checker.verdict import classify, references  # noqa: E402
 
-ASSERT_CLOSE = {"float64": (1e-7, 1e-7), "float32": (1.3e-6, 1e-5), "float16": (1e-3, 1e-5),
-                "bfloat16": (1.6e-2, 1e-5)}
+ASSERT_CLOSE = {
+    "float64": (1e-7, 1e-7),
+    "float32": (1.3e-6, 1e-5),
+    "float16": (1e-3, 1e-5),
+    "bfloat16": (1.6e-2, 1e-5),
+}
 FIXED = {"assert_close": None, "allclose": (1e-5, 1e-8), "onnx": (1e-3, 1e-7)}
 Outputs = dict[str, np.ndarray]
 TORCH_CPU_PROFILES = ("fp64", "fp32", "fp16-acc16", "bf16-acc16")
@@ -62,8 +66,15 @@ class Bench:
         self.storage = self.profile.storage
 
     def implementation(self, arithmetic: Arithmetic, mistake: Mistake = CORRECT) -> Outputs:
-        y, h_n, c_n = run(self.cell, self.canonical, self.inputs.x, self.inputs.h0,
-                          self.inputs.c0, arithmetic, mistake)
+        y, h_n, c_n = run(
+            self.cell,
+            self.canonical,
+            self.inputs.x,
+            self.inputs.h0,
+            self.inputs.c0,
+            arithmetic,
+            mistake,
+        )
         out = {"y": y, "h_n": h_n}
         if c_n is not None:
             out["c_n"] = c_n
@@ -71,17 +82,25 @@ class Bench:
 
     def checker(self, actual: Outputs) -> int:
         """0 pass, 1 suspicious, 2 fail: the worst element."""
-        refs = references(self.spec, self.params, self.inputs, self.profile, actual,
-                          self.free)
-        return max(int(classify(np.abs(actual[n] - refs[n].desired), refs[n]).max())
-                   for n in actual)
+        refs = references(self.spec, self.params, self.inputs, self.profile, actual, self.free)
+        return max(
+            int(classify(np.abs(actual[n] - refs[n].desired), refs[n]).max()) for n in actual
+        )
 
     def fixed(self, actual: Outputs, name: str) -> bool:
         """Whether a fixed tolerance rejects the outputs."""
-        rtol, atol = FIXED[name] or ASSERT_CLOSE[self.storage if self.storage != "tf32"
-                                                 else "float32"]
-        return any(bool(np.any(np.abs(actual[n] - self.free.outputs[n])
-                               > atol + rtol * np.abs(self.free.outputs[n]))) for n in actual)
+        rtol, atol = (
+            FIXED[name] or ASSERT_CLOSE[self.storage if self.storage != "tf32" else "float32"]
+        )
+        return any(
+            bool(
+                np.any(
+                    np.abs(actual[n] - self.free.outputs[n])
+                    > atol + rtol * np.abs(self.free.outputs[n])
+                )
+            )
+            for n in actual
+        )
 
     def torch(self) -> Outputs | None:
         """PyTorch's CPU layer in the storage dtype, if torch is installed and computes
@@ -95,18 +114,26 @@ class Bench:
             return None
         from lstm_ref.layouts.torch import to_torch  # noqa: PLC0415
 
-        kind = {"float64": torch.float64, "float32": torch.float32,
-                "float16": torch.float16, "bfloat16": torch.bfloat16}[self.storage]
+        kind = {
+            "float64": torch.float64,
+            "float32": torch.float32,
+            "float16": torch.float16,
+            "bfloat16": torch.bfloat16,
+        }[self.storage]
         layer = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[self.cell]
         module = layer(self.spec.input_size, self.spec.hidden_size).to(kind)
-        module.load_state_dict({k: torch.tensor(v).to(kind)
-                                for k, v in to_torch(self.spec, self.params).items()})
+        module.load_state_dict(
+            {k: torch.tensor(v).to(kind) for k, v in to_torch(self.spec, self.params).items()}
+        )
         x, h0 = torch.tensor(self.inputs.x).to(kind), torch.tensor(self.inputs.h0).to(kind)
         with torch.no_grad():
             if self.cell == "lstm":
                 y, (h, c) = module(x, (h0, torch.tensor(self.inputs.c0).to(kind)))
-                return {"y": y.double().numpy(), "h_n": h.double().numpy(),
-                        "c_n": c.double().numpy()}
+                return {
+                    "y": y.double().numpy(),
+                    "h_n": h.double().numpy(),
+                    "c_n": c.double().numpy(),
+                }
             y, h = module(x, h0)
         return {"y": y.double().numpy(), "h_n": h.double().numpy()}
 
@@ -115,31 +142,41 @@ def families(bench: Bench, steps: int) -> dict[str, tuple[list[str], Callable[[i
     """Perturbation families: their levels (weakest last) and how to make each."""
     base = ZOO[bench.profile.name][0]
     mid = steps // 2
-    narrower = {"fp32": ("tf32 operands", replace(base, operands="tf32")),
-                "fp64": ("float32 sums", replace(base, accumulation="float32")),
-                "fp16": ("float16 sums", replace(base, accumulation="float16",
-                                                 sums="sequential")),
-                "bf16": ("bfloat16 sums", replace(base, accumulation="bfloat16",
-                                                  sums="sequential"))}
+    narrower = {
+        "fp32": ("tf32 operands", replace(base, operands="tf32")),
+        "fp64": ("float32 sums", replace(base, accumulation="float32")),
+        "fp16": ("float16 sums", replace(base, accumulation="float16", sums="sequential")),
+        "bf16": ("bfloat16 sums", replace(base, accumulation="bfloat16", sums="sequential")),
+    }
     noise = [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-10, 1e-12, 1e-14]
     ulps = [4096.0, 1024.0, 256.0, 64.0, 16.0, 4.0]
     clamps = [1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0]
     bias = [1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-9, 1e-11]
     out = {
-        "noise": ([f"{v:.0e}" for v in noise],
-                  lambda k: bench.implementation(base, Mistake("noise", noise=noise[k]))),
-        "activation ulps": ([f"{v:.0f}" for v in ulps],
-                            lambda k: bench.implementation(
-                                base, Mistake("ulps", sigmoid_ulps=ulps[k]))),
-        "sigmoid clamp": ([f"|a|>{v:.0f}" for v in clamps],
-                          lambda k: bench.implementation(base, Mistake("clamp",
-                                                                       clamp=clamps[k]))),
-        "gate bias off": ([f"{v:.0e}" for v in bias],
-                          lambda k: bench.implementation(base, Mistake("bias", bias=bias[k]))),
-        "stale step": (["h_{t-2}"], lambda k: bench.implementation(
-            base, Mistake("stale", stale_step=mid))),
-        "zeros from T/2": (["zeros"], lambda k: bench.implementation(
-            base, Mistake("zeros", zero_from=mid))),
+        "noise": (
+            [f"{v:.0e}" for v in noise],
+            lambda k: bench.implementation(base, Mistake("noise", noise=noise[k])),
+        ),
+        "activation ulps": (
+            [f"{v:.0f}" for v in ulps],
+            lambda k: bench.implementation(base, Mistake("ulps", sigmoid_ulps=ulps[k])),
+        ),
+        "sigmoid clamp": (
+            [f"|a|>{v:.0f}" for v in clamps],
+            lambda k: bench.implementation(base, Mistake("clamp", clamp=clamps[k])),
+        ),
+        "gate bias off": (
+            [f"{v:.0e}" for v in bias],
+            lambda k: bench.implementation(base, Mistake("bias", bias=bias[k])),
+        ),
+        "stale step": (
+            ["h_{t-2}"],
+            lambda k: bench.implementation(base, Mistake("stale", stale_step=mid)),
+        ),
+        "zeros from T/2": (
+            ["zeros"],
+            lambda k: bench.implementation(base, Mistake("zeros", zero_from=mid)),
+        ),
     }
     if bench.profile.name in narrower:
         label, arithmetic = narrower[bench.profile.name]
@@ -169,8 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=4)
     args = parser.parse_args(argv)
     judges = ["checker", *FIXED]
-    print("| cell | I=H | T | profile | false alarms (checker [FAIL], assert_close, "
-          "allclose, onnx) of N | smallest caught: checker / assert_close / allclose / onnx |")
+    print(
+        "| cell | I=H | T | profile | false alarms (checker [FAIL], assert_close, "
+        "allclose, onnx) of N | smallest caught: checker / assert_close / allclose / onnx |"
+    )
     print("|---|---|---|---|---|---|")
     for cell in args.cells.split(","):
         for size in (int(s) for s in args.sizes.split(",")):
@@ -192,11 +231,15 @@ def main(argv: list[str] | None = None) -> int:
                         outputs = [make(k) for k in range(len(levels))]
                         hits = {"checker": [bench.checker(o) > 0 for o in outputs]}
                         hits |= {j: [bench.fixed(o, j) for o in outputs] for j in FIXED}
-                        cells.append(f"{family}: " + " / ".join(
-                            smallest(levels, hits[j], rejected[j] > 0) for j in judges))
-                    print(f"| {cell} | {size} | {steps} | {profile} | "
-                          f"{', '.join(alarms)} of {len(correct)} | {'; '.join(cells)} |",
-                          flush=True)
+                        cells.append(
+                            f"{family}: "
+                            + " / ".join(smallest(levels, hits[j], rejected[j] > 0) for j in judges)
+                        )
+                    print(
+                        f"| {cell} | {size} | {steps} | {profile} | "
+                        f"{', '.join(alarms)} of {len(correct)} | {'; '.join(cells)} |",
+                        flush=True,
+                    )
                     print(f"<!-- {time.perf_counter() - start:.1f} s -->", file=sys.stderr)
     return 0
 

@@ -32,10 +32,12 @@ def rounding(fmt: str) -> Round:
     if fmt == "float64":
         return lambda a: np.asarray(a, dtype=np.float64)
     if fmt == "tf32":
+
         def tf32(a: Array) -> Array:
             raw = np.asarray(a, dtype=np.float32).view(np.uint32).astype(np.int64)
             raw = ((raw + (1 << 12) + ((raw >> 13) & 1) - 1) >> 13) << 13  # ties to even
             return raw.astype(np.uint32).view(np.float32).astype(np.float64)
+
         return tf32
     kind = _bfloat16() if fmt == "bfloat16" else np.dtype(fmt).type
     return lambda a: np.asarray(a).astype(kind).astype(np.float64)
@@ -98,15 +100,23 @@ class Mistake:
 CORRECT = Mistake("correct")
 
 
-def run(cell: str, params: Mapping[str, Array], x: Array, h0: Array, c0: Array | None,
-        arithmetic: Arithmetic, mistake: Mistake = CORRECT, seed: int = 0
-        ) -> tuple[Array, Array, Array | None]:
+def run(
+    cell: str,
+    params: Mapping[str, Array],
+    x: Array,
+    h0: Array,
+    c0: Array | None,
+    arithmetic: Arithmetic,
+    mistake: Mistake = CORRECT,
+    seed: int = 0,
+) -> tuple[Array, Array, Array | None]:
     """One layer, forward, full lengths, default activations, with biases."""
     store, compute = rounding(arithmetic.storage), rounding(arithmetic.compute)
     if arithmetic.wide_elementwise:
         compute = rounding("float64")
-    u = {"float64": 2.0**-53, "float32": 2.0**-24, "float16": 2.0**-11,
-         "bfloat16": 2.0**-8}[arithmetic.compute]
+    u = {"float64": 2.0**-53, "float32": 2.0**-24, "float16": 2.0**-11, "bfloat16": 2.0**-8}[
+        arithmetic.compute
+    ]
     gates = {"lstm": "ifgo", "gru": "rzn", "rnn": "."}[cell]
 
     def p(kind: str, gate: str) -> Array:
@@ -126,7 +136,7 @@ def run(cell: str, params: Mapping[str, Array], x: Array, h0: Array, c0: Array |
             stacked = np.concatenate([p(kind, g) for g in names])
             out = arithmetic.matmul(v, stacked)
             size = out.shape[1] // len(names)
-            return {g: out[:, k * size:(k + 1) * size] for k, g in enumerate(names)}
+            return {g: out[:, k * size : (k + 1) * size] for k, g in enumerate(names)}
         return {g: arithmetic.matmul(v, p(kind, g)) for g in names}
 
     def preact(ax: Array, ah: Array, gate: str) -> Array:
@@ -142,8 +152,11 @@ def run(cell: str, params: Mapping[str, Array], x: Array, h0: Array, c0: Array |
             ax, ah = products(x[t], "W_x", gates), products(h_in, "W_h", gates)
             if cell == "lstm":
                 assert c is not None
-                i, g, o = sig(preact(ax["i"], ah["i"], "i")), tanh(preact(ax["g"], ah["g"], "g")), \
-                    sig(preact(ax["o"], ah["o"], "o"))
+                i, g, o = (
+                    sig(preact(ax["i"], ah["i"], "i")),
+                    tanh(preact(ax["g"], ah["g"], "g")),
+                    sig(preact(ax["o"], ah["o"], "o")),
+                )
                 f = sig(compute(preact(ax["f"], ah["f"], "f") + mistake.bias))
                 c = store(compute(compute(f * c) + compute(i * g)))
                 h = store(compute(o * tanh(c)))
@@ -171,38 +184,73 @@ def run(cell: str, params: Mapping[str, Array], x: Array, h0: Array, c0: Array |
 
 # Correct implementations per profile: each computes as the profile allows.
 ZOO: dict[str, tuple[Arithmetic, ...]] = {
-    "fp64": tuple(Arithmetic(f"float64 {s}{' per-gate' if not f else ''}", "float64",
-                             "float64", "float64", "float64", s, f)
-                  for s, f in (("blas", True), ("blas", False), ("pairwise", True),
-                               ("sequential", True), ("blocked", False))),
+    "fp64": tuple(
+        Arithmetic(
+            f"float64 {s}{' per-gate' if not f else ''}",
+            "float64",
+            "float64",
+            "float64",
+            "float64",
+            s,
+            f,
+        )
+        for s, f in (
+            ("blas", True),
+            ("blas", False),
+            ("pairwise", True),
+            ("sequential", True),
+            ("blocked", False),
+        )
+    ),
     "fp32": (
-        Arithmetic("float32 BLAS fused"), Arithmetic("float32 BLAS per-gate", fused=False),
+        Arithmetic("float32 BLAS fused"),
+        Arithmetic("float32 BLAS per-gate", fused=False),
         Arithmetic("float32 pairwise", sums="pairwise"),
         Arithmetic("float32 sequential", sums="sequential"),
         Arithmetic("float32 blocked per-gate", sums="blocked", fused=False),
-        Arithmetic("float64 sums, float32 storage", accumulation="float64",
-                   compute="float32"),
-        Arithmetic("float64 throughout, rounded to float32 once per step",
-                   accumulation="float64", compute="float64"),
+        Arithmetic("float64 sums, float32 storage", accumulation="float64", compute="float32"),
+        Arithmetic(
+            "float64 throughout, rounded to float32 once per step",
+            accumulation="float64",
+            compute="float64",
+        ),
     ),
-    "tf32": (Arithmetic("TF32 operands, float32 sums", operands="tf32"),
-             Arithmetic("float32 BLAS (TF32 allowed, not used)")),
-    "fp16": (Arithmetic("float16 storage, float32 math", "float16", "float16"),
-             Arithmetic("float16 storage, float32 sequential", "float16", "float16",
-                        sums="sequential"),
-             Arithmetic("float16 storage, float64 gate math", "float16", "float16",
-                        wide_elementwise=True)),
-    "bf16": (Arithmetic("bfloat16 storage, float32 math", "bfloat16", "bfloat16"),
-             Arithmetic("bfloat16 storage, float32 blocked per-gate", "bfloat16", "bfloat16",
-                        sums="blocked", fused=False)),
-    "fp16-acc16": (Arithmetic("float16 sequential sums", "float16", "float16", "float16",
-                              "float16", "sequential"),
-                   Arithmetic("float16 pairwise sums", "float16", "float16", "float16",
-                              "float16", "pairwise"),
-                   Arithmetic("float16 storage, float32 math (more accurate than promised)",
-                              "float16", "float16")),
-    "bf16-acc16": (Arithmetic("bfloat16 sequential sums", "bfloat16", "bfloat16", "bfloat16",
-                              "bfloat16", "sequential"),
-                   Arithmetic("bfloat16 blocked sums", "bfloat16", "bfloat16", "bfloat16",
-                              "bfloat16", "blocked")),
+    "tf32": (
+        Arithmetic("TF32 operands, float32 sums", operands="tf32"),
+        Arithmetic("float32 BLAS (TF32 allowed, not used)"),
+    ),
+    "fp16": (
+        Arithmetic("float16 storage, float32 math", "float16", "float16"),
+        Arithmetic("float16 storage, float32 sequential", "float16", "float16", sums="sequential"),
+        Arithmetic(
+            "float16 storage, float64 gate math", "float16", "float16", wide_elementwise=True
+        ),
+    ),
+    "bf16": (
+        Arithmetic("bfloat16 storage, float32 math", "bfloat16", "bfloat16"),
+        Arithmetic(
+            "bfloat16 storage, float32 blocked per-gate",
+            "bfloat16",
+            "bfloat16",
+            sums="blocked",
+            fused=False,
+        ),
+    ),
+    "fp16-acc16": (
+        Arithmetic(
+            "float16 sequential sums", "float16", "float16", "float16", "float16", "sequential"
+        ),
+        Arithmetic("float16 pairwise sums", "float16", "float16", "float16", "float16", "pairwise"),
+        Arithmetic(
+            "float16 storage, float32 math (more accurate than promised)", "float16", "float16"
+        ),
+    ),
+    "bf16-acc16": (
+        Arithmetic(
+            "bfloat16 sequential sums", "bfloat16", "bfloat16", "bfloat16", "bfloat16", "sequential"
+        ),
+        Arithmetic(
+            "bfloat16 blocked sums", "bfloat16", "bfloat16", "bfloat16", "bfloat16", "blocked"
+        ),
+    ),
 }

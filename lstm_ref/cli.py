@@ -29,13 +29,12 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import mpmath
 import numpy as np
 
-from lstm_ref.version import __version__
 from lstm_ref.checker import PROFILES, check, check_results
 from lstm_ref.checker.profiles import DEFAULT_PROFILE
 from lstm_ref.checker.report import Report
@@ -55,6 +54,7 @@ from lstm_ref.inputs import random_inputs
 from lstm_ref.layouts import LAYOUTS
 from lstm_ref.params import random_params
 from lstm_ref.spec import CELLS, DIRECTIONS, GRU_RESETS, MERGES, NONLINEARITIES, Spec
+from lstm_ref.version import __version__
 
 GUARD_DIGITS = 10
 
@@ -78,8 +78,13 @@ def _forward_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cell-clip", default=None, help="clip C_t to [-v, v]")
     p.add_argument("--activation-clip", default=None, help="ONNX clip on activation inputs")
     p.add_argument("--forget-bias", default="0", help="added to the forget gate at run time")
-    p.add_argument("--activations", nargs="+", default=None, metavar="NAME",
-                   help="ONNX activations, e.g. Sigmoid Tanh 'HardSigmoid(1/6, 1/2)'")
+    p.add_argument(
+        "--activations",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="ONNX activations, e.g. Sigmoid Tanh 'HardSigmoid(1/6, 1/2)'",
+    )
     p.add_argument("--nonlinearity", choices=tuple(NONLINEARITIES), default=None)
     p.add_argument("--gru-reset", choices=GRU_RESETS, default="after")
     p.add_argument("--output-size", type=int, default=None, metavar="O")
@@ -94,13 +99,23 @@ def _forward_parser(sub: argparse._SubParsersAction) -> None:
 
 def _spec(args: argparse.Namespace) -> Spec:
     return Spec(
-        args.cell, args.input_size, args.hidden_size, num_layers=args.num_layers,
-        direction=args.direction, merge=args.merge, bias=not args.no_bias,
-        proj_size=args.proj_size, peepholes=args.peepholes, input_forget=args.input_forget,
-        cell_clip=args.cell_clip, activation_clip=args.activation_clip,
+        args.cell,
+        args.input_size,
+        args.hidden_size,
+        num_layers=args.num_layers,
+        direction=args.direction,
+        merge=args.merge,
+        bias=not args.no_bias,
+        proj_size=args.proj_size,
+        peepholes=args.peepholes,
+        input_forget=args.input_forget,
+        cell_clip=args.cell_clip,
+        activation_clip=args.activation_clip,
         forget_bias=args.forget_bias,
         activations=None if args.activations is None else tuple(args.activations),
-        nonlinearity=args.nonlinearity, gru_reset=args.gru_reset, output_size=args.output_size,
+        nonlinearity=args.nonlinearity,
+        gru_reset=args.gru_reset,
+        output_size=args.output_size,
     )
 
 
@@ -135,21 +150,30 @@ def _derive_parser(sub: argparse._SubParsersAction) -> None:
         "derivative) and the backpropagation-through-time recurrences.",
     )
     p.add_argument("cell", choices=CELLS, nargs="?", help="the cell kind (omit with --write)")
-    p.add_argument("--variant", action="append", default=[], choices=sorted(VARIANTS),
-                   help="add a variant (repeatable): " + ", ".join(sorted(VARIANTS)))
+    p.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        choices=sorted(VARIANTS),
+        help="add a variant (repeatable): " + ", ".join(sorted(VARIANTS)),
+    )
     p.add_argument("--merge", choices=MERGES, default=None, help="with --variant bidirectional")
     p.add_argument("--activations", nargs="+", default=None, metavar="NAME")
     p.add_argument("--format", choices=OUTPUT_FORMATS, default="unicode")
     p.add_argument("--gradients", action="store_true", help="also print the derivatives")
-    p.add_argument("--write", metavar="DIR",
-                   help="write the committed derivations (lstm.md, bilstm.md, gru.md, rnn.md)")
+    p.add_argument(
+        "--write",
+        metavar="DIR",
+        help="write the committed derivations (lstm.md, bilstm.md, gru.md, rnn.md)",
+    )
 
 
 def command_derive(args: argparse.Namespace) -> int:
     if args.write:
         if args.cell or args.variant or args.merge or args.activations:
-            raise ValueError("`--write` writes the fixed set of derivations; give no cell or "
-                             "variant")
+            raise ValueError(
+                "`--write` writes the fixed set of derivations; give no cell or variant"
+            )
         for name, text in derivation_files().items():
             write_atomically(Path(args.write) / name, text)
         return 0
@@ -168,25 +192,44 @@ def command_derive(args: argparse.Namespace) -> int:
 
 
 def _golden_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("golden", help="generate, verify or show certified golden vectors",
-                       description="Certified golden vectors: generate a suite, verify files "
-                       "(checksums, schema, recomputation), or summarise a file.")
+    p = sub.add_parser(
+        "golden",
+        help="generate, verify or show certified golden vectors",
+        description="Certified golden vectors: generate a suite, verify files "
+        "(checksums, schema, recomputation), or summarise a file.",
+    )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     g = actions.add_parser("generate", help="write a suite's files and manifest")
     g.add_argument("--suite", choices=SUITES, default="standard")
     g.add_argument("--out", default=None, metavar="DIR", help="default: golden/SUITE")
-    g.add_argument("--digits", type=int, default=DEFAULT_DIGITS,
-                   help="significant digits of each stored midpoint")
-    g.add_argument("--certify", choices=sorted(METHODS), default=DEFAULT_METHOD,
-                   help="arb: rigorous ball arithmetic (needs lstm-ref[flint]); ziv-mpmath: "
-                   "two precisions agree (mpmath only)")
-    g.add_argument("--workers", type=int, default=None,
-                   help="processes computing the tests (default: one per CPU)")
+    g.add_argument(
+        "--digits",
+        type=int,
+        default=DEFAULT_DIGITS,
+        help="significant digits of each stored midpoint",
+    )
+    g.add_argument(
+        "--certify",
+        choices=sorted(METHODS),
+        default=DEFAULT_METHOD,
+        help="arb: rigorous ball arithmetic (needs lstm-ref[flint]); ziv-mpmath: "
+        "two precisions agree (mpmath only)",
+    )
+    g.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes computing the tests (default: one per CPU)",
+    )
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     v = actions.add_parser("verify", help="check checksums and schema, recompute every value")
-    v.add_argument("directories", nargs="+", metavar="DIR",
-                   help="a suite (a folder with manifest.json, or a suite name) or a folder "
-                   "of suites (each is verified and reported)")
+    v.add_argument(
+        "directories",
+        nargs="+",
+        metavar="DIR",
+        help="a suite (a folder with manifest.json, or a suite name) or a folder "
+        "of suites (each is verified and reported)",
+    )
     v.add_argument("--no-recompute", action="store_true", help="only checksums and schema")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
     s = actions.add_parser("show", help="a readable summary of a golden file")
@@ -196,18 +239,28 @@ def _golden_parser(sub: argparse._SubParsersAction) -> None:
 def command_golden(args: argparse.Namespace) -> int:
     if args.action == "generate":
         out = Path(args.out or f"golden/{args.suite}")
-        for path in generate(args.suite, out, args.digits, quiet=args.quiet, method=args.certify,
-                             workers=args.workers):
+        for path in generate(
+            args.suite,
+            out,
+            args.digits,
+            quiet=args.quiet,
+            method=args.certify,
+            workers=args.workers,
+        ):
             print(path)
         return 0
     if args.action == "verify":
         # Every argument resolved before any recomputation: a bad one is a usage error (2).
-        suites = [directory for argument in args.directories
-                  for directory in suite_directories(argument)]
+        suites = [
+            directory for argument in args.directories for directory in suite_directories(argument)
+        ]
         failed = False
         for directory in suites:
-            problems = verify(directory, recompute=not args.no_recompute,
-                              progress=None if args.quiet else progress_bar)
+            problems = verify(
+                directory,
+                recompute=not args.no_recompute,
+                progress=None if args.quiet else progress_bar,
+            )
             for problem in problems:
                 print(problem)
             verdict = f"FAILED, {len(problems)} problem(s)" if problems else "ok"
@@ -220,32 +273,52 @@ def command_golden(args: argparse.Namespace) -> int:
 
 def _check_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "check", help="validate an implementation (or its saved outputs) on the golden vectors",
+        "check",
+        help="validate an implementation (or its saved outputs) on the golden vectors",
         description="Run MODULE:FUNCTION on every golden case of --cell that --layout can "
         "express, or judge outputs computed elsewhere (--results FILE, docs/checker.md); "
         "exit 0 when every case passes, 1 when one fails or is SUSPICIOUS (beyond the "
         "realistic bound; --allow-suspicious makes that exit 0), 2 on a usage error.",
     )
-    p.add_argument("target", nargs="?", metavar="MODULE:FUNCTION",
-                   help="an implementation, or a built-in adapter: " + ", ".join(BUILT_IN))
+    p.add_argument(
+        "target",
+        nargs="?",
+        metavar="MODULE:FUNCTION",
+        help="an implementation, or a built-in adapter: " + ", ".join(BUILT_IN),
+    )
     p.add_argument("--results", metavar="FILE", help="a results file (docs/checker.md)")
-    p.add_argument("--layout", choices=sorted(LAYOUTS), default=None,
-                   help="how MODULE:FUNCTION takes its arguments (default torch; a built-in "
-                   "adapter speaks its own)")
+    p.add_argument(
+        "--layout",
+        choices=sorted(LAYOUTS),
+        default=None,
+        help="how MODULE:FUNCTION takes its arguments (default torch; a built-in "
+        "adapter speaks its own)",
+    )
     p.add_argument("--cell", choices=CELLS, default=None)
-    p.add_argument("--dtype", choices=sorted(DEFAULT_PROFILE), default=None,
-                   help="the dtype to compute in (default float32; a built-in adapter's first)")
-    p.add_argument("--profile", choices=sorted(PROFILES), default=None,
-                   help="how the implementation computes (default: the dtype's; a built-in "
-                   "adapter's: how its framework computes the dtype)")
-    p.add_argument("--suite", default=None,
-                   help="a suite name or directory (default standard)")
-    p.add_argument("--gradients", action="store_true",
-                   help="also check the gradients (built-in adapters)")
+    p.add_argument(
+        "--dtype",
+        choices=sorted(DEFAULT_PROFILE),
+        default=None,
+        help="the dtype to compute in (default float32; a built-in adapter's first)",
+    )
+    p.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default=None,
+        help="how the implementation computes (default: the dtype's; a built-in "
+        "adapter's: how its framework computes the dtype)",
+    )
+    p.add_argument("--suite", default=None, help="a suite name or directory (default standard)")
+    p.add_argument(
+        "--gradients", action="store_true", help="also check the gradients (built-in adapters)"
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--allow-suspicious", action="store_true",
-                   help="exit 0 on SUSPICIOUS (beyond the realistic bound, within the "
-                   "rigorous one); FAILED still exits 1")
+    p.add_argument(
+        "--allow-suspicious",
+        action="store_true",
+        help="exit 0 on SUSPICIOUS (beyond the realistic bound, within the "
+        "rigorous one); FAILED still exits 1",
+    )
 
 
 def _exit_code(report: Report, args: argparse.Namespace) -> int:
@@ -261,18 +334,27 @@ def _check_built_in(args: argparse.Namespace) -> int:
     framework computes that dtype with."""
     adapter = built_in(args.target)
     if args.layout is not None and args.layout != adapter.layout:
-        raise ValueError(f"`--layout` {args.layout!r} does not apply to the built-in adapter "
-                         f"{adapter.name}: it speaks layout {adapter.layout!r}; leave "
-                         f"`--layout` out")
+        raise ValueError(
+            f"`--layout` {args.layout!r} does not apply to the built-in adapter "
+            f"{adapter.name}: it speaks layout {adapter.layout!r}; leave "
+            f"`--layout` out"
+        )
     dtype = args.dtype or adapter.dtypes[0]
     impl = adapter.implementation(dtype)
     vjp = adapter.vjp(dtype) if args.gradients else None
     cells = [args.cell] if args.cell else list(adapter.cells)
     code = 0
     for cell in cells:
-        report = check(impl, cell=cell, layout=adapter.layout, dtype=dtype,
-                       profile=args.profile or adapter.profile(dtype),
-                       suite=args.suite or "standard", gradients=args.gradients, vjp=vjp)
+        report = check(
+            impl,
+            cell=cell,
+            layout=adapter.layout,
+            dtype=dtype,
+            profile=args.profile or adapter.profile(dtype),
+            suite=args.suite or "standard",
+            gradients=args.gradients,
+            vjp=vjp,
+        )
         print(report.to_json() if args.json else report)
         code = max(code, _exit_code(report, args))
     return code
@@ -288,28 +370,43 @@ def command_check(args: argparse.Namespace) -> int:
         given = {"cell": args.cell, "layout": args.layout, "gradients": args.gradients or None}
         ignored = [f"`--{name}`" for name, value in given.items() if value is not None]
         if ignored:
-            raise ValueError(f"{', '.join(ignored)} does not apply to --results: the file's "
-                             f"case ids say the cells, and its forward outputs are judged "
-                             f"in the canonical layout")
+            raise ValueError(
+                f"{', '.join(ignored)} does not apply to --results: the file's "
+                f"case ids say the cells, and its forward outputs are judged "
+                f"in the canonical layout"
+            )
         options = {"dtype": args.dtype, "profile": args.profile, "suite": args.suite}
         for name, value in options.items():
             if value is not None and name in document and document[name] != value:
-                raise ValueError(f"`--{name}` {value!r} contradicts the results file's "
-                                 f"{name!r} {document[name]!r}; leave `--{name}` out")
-        report = check_results(document["results"],
-                               dtype=document.get("dtype", args.dtype or "float32"),
-                               profile=document.get("profile", args.profile),
-                               suite=document.get("suite", args.suite or "standard"))
+                raise ValueError(
+                    f"`--{name}` {value!r} contradicts the results file's "
+                    f"{name!r} {document[name]!r}; leave `--{name}` out"
+                )
+        report = check_results(
+            document["results"],
+            dtype=document.get("dtype", args.dtype or "float32"),
+            profile=document.get("profile", args.profile),
+            suite=document.get("suite", args.suite or "standard"),
+        )
     else:
         if args.cell is None:
-            raise ValueError("`--cell` is required with MODULE:FUNCTION: one of " + ", ".join(CELLS))
+            raise ValueError(
+                "`--cell` is required with MODULE:FUNCTION: one of " + ", ".join(CELLS)
+            )
         if args.gradients:
-            raise ValueError("`--gradients` needs the implementation's vjp, which only the "
-                             "built-in adapters (" + ", ".join(BUILT_IN) + ") bring; from "
-                             "Python, pass `vjp=` to lstm_ref.check")
-        report = check(load_target(args.target), cell=args.cell, layout=args.layout or "torch",
-                       dtype=args.dtype or "float32", profile=args.profile,
-                       suite=args.suite or "standard")
+            raise ValueError(
+                "`--gradients` needs the implementation's vjp, which only the "
+                "built-in adapters (" + ", ".join(BUILT_IN) + ") bring; from "
+                "Python, pass `vjp=` to lstm_ref.check"
+            )
+        report = check(
+            load_target(args.target),
+            cell=args.cell,
+            layout=args.layout or "torch",
+            dtype=args.dtype or "float32",
+            profile=args.profile,
+            suite=args.suite or "standard",
+        )
     print(report.to_json() if args.json else report)
     return _exit_code(report, args)
 
@@ -336,7 +433,8 @@ def load_target(target: str) -> Callable[..., Any]:
 
 def _results_table_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "results-table", help="check every built-in adapter and write the table of verdicts",
+        "results-table",
+        help="check every built-in adapter and write the table of verdicts",
         description="Run every built-in adapter (or --only some) on each of its cells, dtypes "
         "and profiles, with gradients where it has them, and print or write a Markdown "
         "table (or JSON): verdict, case counts, worst margins, named deviations. A framework "
@@ -344,10 +442,18 @@ def _results_table_parser(sub: argparse._SubParsersAction) -> None:
         "reports them.",
     )
     p.add_argument("--suite", default="standard", help="a suite name or directory")
-    p.add_argument("--only", default=None, metavar="NAME,NAME",
-                   help="comma-separated built-in adapters: " + ", ".join(BUILT_IN))
-    p.add_argument("--out", default=None, metavar="FILE",
-                   help="write the table to FILE (atomically) instead of printing it")
+    p.add_argument(
+        "--only",
+        default=None,
+        metavar="NAME,NAME",
+        help="comma-separated built-in adapters: " + ", ".join(BUILT_IN),
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE",
+        help="write the table to FILE (atomically) instead of printing it",
+    )
     p.add_argument("--json", action="store_true", help="the rows as JSON instead of Markdown")
 
 
@@ -356,17 +462,23 @@ def command_results_table(args: argparse.Namespace) -> int:
     if args.only is not None:
         only = [name.strip() for name in args.only.split(",") if name.strip()]
         if not only:
-            raise ValueError("`--only` names no adapter: give a comma-separated list of "
-                             + ", ".join(BUILT_IN))
+            raise ValueError(
+                "`--only` names no adapter: give a comma-separated list of " + ", ".join(BUILT_IN)
+            )
         for name in only:
             try:
                 built_in(name)
             except ValueError as error:
                 raise ValueError(f"`--only`: {error}") from None
-    command = " ".join(["lstm-ref results-table", f"--suite {args.suite}",
-                        *([f"--only {','.join(only)}"] if only else []),
-                        *([f"--out {args.out}"] if args.out else []),
-                        *(["--json"] if args.json else [])])
+    command = " ".join(
+        [
+            "lstm-ref results-table",
+            f"--suite {args.suite}",
+            *([f"--only {','.join(only)}"] if only else []),
+            *([f"--out {args.out}"] if args.out else []),
+            *(["--json"] if args.json else []),
+        ]
+    )
     rows = table.results(suite=args.suite, only=only)
     text = (table.to_json if args.json else table.markdown)(rows, command=command)
     if args.out:
@@ -377,11 +489,13 @@ def command_results_table(args: argparse.Namespace) -> int:
 
 
 def _onnx_parser(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser("onnx-node-tests", help="ONNX's own LSTM/GRU/RNN node tests against the "
-                   "exact reference (needs onnx)",
-                   description="Read ONNX's recurrent node tests, evaluate each exactly, and "
-                   "print how far ONNX's stored float32 expected values lie from the exact "
-                   "answer (a Markdown table).")
+    sub.add_parser(
+        "onnx-node-tests",
+        help="ONNX's own LSTM/GRU/RNN node tests against the exact reference (needs onnx)",
+        description="Read ONNX's recurrent node tests, evaluate each exactly, and "
+        "print how far ONNX's stored float32 expected values lie from the exact "
+        "answer (a Markdown table).",
+    )
 
 
 def command_onnx_node_tests(args: argparse.Namespace) -> int:
@@ -399,8 +513,15 @@ def command_forward(args: argparse.Namespace) -> int:
     inputs = random_inputs(spec, args.steps, args.batch, seed=args.seed, seq_lens=seq_lens)
     # Guard digits keep the rounding accumulated over the steps far below the last
     # printed digit (certified values come with the golden vectors).
-    result = forward(spec, params, inputs.x, inputs.h0, inputs.c0, inputs.seq_lens,
-                     digits=args.digits + GUARD_DIGITS)
+    result = forward(
+        spec,
+        params,
+        inputs.x,
+        inputs.h0,
+        inputs.c0,
+        inputs.seq_lens,
+        digits=args.digits + GUARD_DIGITS,
+    )
     outputs = {"y": result.y, "h_n": result.h_n, "c_n": result.c_n, "y_out": result.y_out}
     with precision(digits=args.digits + GUARD_DIGITS):
         printed = {k: _strings(v.values, args.digits) for k, v in outputs.items() if v is not None}
@@ -409,15 +530,20 @@ def command_forward(args: argparse.Namespace) -> int:
             "spec": str(spec),
             "seed": args.seed,
             "working_bits": result.bits,
-            "inputs": {"x": inputs.x.tolist(), "h0": inputs.h0.tolist(),
-                       "c0": None if inputs.c0 is None else inputs.c0.tolist(),
-                       "seq_lens": inputs.seq_lens.tolist()},
+            "inputs": {
+                "x": inputs.x.tolist(),
+                "h0": inputs.h0.tolist(),
+                "c0": None if inputs.c0 is None else inputs.c0.tolist(),
+                "seq_lens": inputs.seq_lens.tolist(),
+            },
             "outputs": printed,
         }
         print(json.dumps(document, indent=1))
         return 0
-    print(f"{spec}\nseed {args.seed}, T={args.steps}, B={args.batch}, "
-          f"seq_lens={inputs.seq_lens.tolist()}, working precision {result.bits} bits")
+    print(
+        f"{spec}\nseed {args.seed}, T={args.steps}, B={args.batch}, "
+        f"seq_lens={inputs.seq_lens.tolist()}, working precision {result.bits} bits"
+    )
     for name, rows in printed.items():
         print(f"\n{name} {np.shape(rows)}:")
         for index in np.ndindex(*np.shape(rows)[:-1]):
@@ -441,10 +567,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     _onnx_parser(sub)
     _results_table_parser(sub)
     args = parser.parse_args(argv)
-    commands = {"forward": command_forward, "derive": command_derive,
-                "golden": command_golden, "check": command_check,
-                "onnx-node-tests": command_onnx_node_tests,
-                "results-table": command_results_table}
+    commands = {
+        "forward": command_forward,
+        "derive": command_derive,
+        "golden": command_golden,
+        "check": command_check,
+        "onnx-node-tests": command_onnx_node_tests,
+        "results-table": command_results_table,
+    }
     try:
         return commands[args.command](args)
     except (ValueError, TypeError, FileNotFoundError, NotImplementedError, ImportError) as error:

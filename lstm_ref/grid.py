@@ -37,13 +37,16 @@ def to_grid(values: np.ndarray) -> np.ndarray:
     """
     a = np.asarray(values, dtype=np.float64)
     if not np.all(np.isfinite(a)) or np.any(np.abs(a) > LARGEST):
-        raise ValueError(f"`values` must be finite with magnitude <= {LARGEST}; got max "
-                         f"{np.max(np.abs(a))}")
+        raise ValueError(
+            f"`values` must be finite with magnitude <= {LARGEST}; got max {np.max(np.abs(a))}"
+        )
     mantissa, exponent = np.frexp(a)
     rounded = np.ldexp(np.rint(mantissa * 2**SIGNIFICANT_BITS), exponent - SIGNIFICANT_BITS)
     if np.any(np.abs(rounded) > LARGEST):  # 65504 and a little below round up to 65536
-        raise ValueError(f"`values` must round to at most {LARGEST} on the grid; got max "
-                         f"{np.max(np.abs(a))}, which rounds to {np.max(np.abs(rounded))}")
+        raise ValueError(
+            f"`values` must round to at most {LARGEST} on the grid; got max "
+            f"{np.max(np.abs(a))}, which rounds to {np.max(np.abs(rounded))}"
+        )
     return np.where(np.abs(rounded) >= SMALLEST, rounded, 0.0)
 
 

@@ -56,12 +56,14 @@ def validate_inputs(
     """
     x = as_real_array(x, "x")
     if x.ndim != 3 or x.shape[2] != spec.input_size:
-        raise ValueError(f"`x` must have shape (T, B, I) = (T, B, {spec.input_size}); "
-                         f"got {x.shape}")
+        raise ValueError(
+            f"`x` must have shape (T, B, I) = (T, B, {spec.input_size}); got {x.shape}"
+        )
     steps, batch = x.shape[:2]
     if steps < 1 or batch < 1:
-        raise ValueError(f"`x` must have at least one step and one sequence (T, B >= 1); "
-                         f"got {x.shape}")
+        raise ValueError(
+            f"`x` must have at least one step and one sequence (T, B >= 1); got {x.shape}"
+        )
     if not force and (steps > MAX_STEPS or batch > MAX_BATCH):
         raise ValueError(
             f"`x` with T > {MAX_STEPS} or B > {MAX_BATCH} makes exact evaluation take hours; "
@@ -72,8 +74,9 @@ def validate_inputs(
     if spec.cell == "lstm":
         c0 = _state(c0, "c0", (stack, batch, spec.hidden_size), "(L*D, B, H)")
     elif c0 is not None:
-        raise ValueError(f"`c0` is the LSTM cell state; got an array with cell={spec.cell!r}: "
-                         f"pass None")
+        raise ValueError(
+            f"`c0` is the LSTM cell state; got an array with cell={spec.cell!r}: pass None"
+        )
     if seq_lens is None:
         lens = np.full(batch, steps, dtype=np.int64)
     else:

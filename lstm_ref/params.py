@@ -75,8 +75,9 @@ class Params(Mapping[str, np.ndarray]):
 
     def __init__(self, spec: Spec, arrays: Mapping[str, object]) -> None:
         if not isinstance(arrays, Mapping):
-            raise TypeError(f"`params` must be a mapping of names to arrays; got "
-                            f"{type(arrays).__name__}")
+            raise TypeError(
+                f"`params` must be a mapping of names to arrays; got {type(arrays).__name__}"
+            )
         layout = parameter_layout(spec)
         missing = [name for name in layout if name not in arrays]
         unexpected = [name for name in arrays if name not in layout]
@@ -114,7 +115,7 @@ class Params(Mapping[str, np.ndarray]):
     def of(self, prefix: str) -> dict[str, np.ndarray]:
         """The parameters of one layer and direction (or "output"), without the prefix."""
         start = prefix + "."
-        return {k[len(start):]: v for k, v in self._arrays.items() if k.startswith(start)}
+        return {k[len(start) :]: v for k, v in self._arrays.items() if k.startswith(start)}
 
 
 def random_params(spec: Spec, seed: int = 0, scale: float | None = None) -> Params:
@@ -148,12 +149,15 @@ def as_real_array(value: object, name: str) -> np.ndarray:
     if array.dtype == object:
         if not all(isinstance(v, mpmath.mpf) for v in array.flat):
             kinds = sorted({type(v).__name__ for v in array.flat})
-            raise TypeError(f"`{name}` must be a real array or an array of mpmath mpf; got "
-                            f"elements of type {', '.join(kinds)}")
+            raise TypeError(
+                f"`{name}` must be a real array or an array of mpmath mpf; got "
+                f"elements of type {', '.join(kinds)}"
+            )
         finite = np.array([mpmath.isfinite(v) for v in array.flat], dtype=bool).reshape(array.shape)
     elif array.dtype.kind not in "iuf":
-        raise TypeError(f"`{name}` must be a real array (integer or floating); got dtype "
-                        f"{array.dtype}")
+        raise TypeError(
+            f"`{name}` must be a real array (integer or floating); got dtype {array.dtype}"
+        )
     else:
         original = array
         array = array.astype(np.float64)
@@ -165,8 +169,10 @@ def as_real_array(value: object, name: str) -> np.ndarray:
                 inexact |= np.abs(array) > 2.0**53
             if inexact.any():
                 where = tuple(int(i) for i in np.argwhere(inexact)[0])
-                raise ValueError(f"`{name}` must hold values float64 represents exactly; got "
-                                 f"{original[where]!r} at index {where}")
+                raise ValueError(
+                    f"`{name}` must hold values float64 represents exactly; got "
+                    f"{original[where]!r} at index {where}"
+                )
     if not finite.all():
         where = tuple(int(i) for i in np.argwhere(~finite)[0])
         raise ValueError(f"`{name}` must be finite; got {array[where]} at index {where}")

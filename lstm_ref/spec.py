@@ -361,9 +361,10 @@ class Spec:
                 )
             _choice("nonlinearity", self.nonlinearity, tuple(NONLINEARITIES))
             implied = (Activation(NONLINEARITIES[self.nonlinearity]),)
-            if self.activations is not None and tuple(
-                Activation.parse(a) for a in self.activations
-            ) != implied:
+            if (
+                self.activations is not None
+                and tuple(Activation.parse(a) for a in self.activations) != implied
+            ):
                 raise SpecError(
                     f"`nonlinearity`={self.nonlinearity!r} contradicts "
                     f"activations={tuple(str(a) for a in self.activations)}: give one of them"
@@ -399,7 +400,8 @@ class Spec:
         changed = [
             f"{f.name}={show_value(getattr(self, f.name))}"
             for f in fields(self)
-            if f.compare and f.name not in ("cell", "input_size", "hidden_size", "nonlinearity")
+            if f.compare
+            and f.name not in ("cell", "input_size", "hidden_size", "nonlinearity")
             and getattr(self, f.name) != getattr(base, f.name)
             and not (f.name == "merge" and self.merge == "concat")
             and not (f.name == "activations" and shorthand)
@@ -477,8 +479,11 @@ class Spec:
         {'y': (5, 2, 8), 'h_n': (2, 2, 4), 'c_n': (2, 2, 4)}
         """
         states = self.num_layers * self.num_directions
-        y = (steps, batch, 2, self.h_out) if self.merge == "none" else (steps, batch,
-                                                                        self.merged_size)
+        y = (
+            (steps, batch, 2, self.h_out)
+            if self.merge == "none"
+            else (steps, batch, self.merged_size)
+        )
         shapes: dict[str, tuple[int, ...]] = {"y": y, "h_n": (states, batch, self.h_out)}
         if self.cell == "lstm":
             shapes["c_n"] = (states, batch, self.hidden_size)

@@ -23,7 +23,7 @@ def loss(spec, params, x, h0, c0, seq_lens, cotangents):
         return mpmath.fsum(
             mpmath.mpf(float(c)) * v
             for name, cot in cotangents.items()
-            for c, v in zip(np.ravel(cot), outputs[name].values.flat)
+            for c, v in zip(np.ravel(cot), outputs[name].values.flat, strict=True)
         )
 
 
@@ -49,8 +49,17 @@ def gradient(spec, params, x, h0, c0, seq_lens, cotangents):
                 array[index] = array[index] + sign * STEP
                 moved[name] = array
                 args = {k: v for k, v in moved.items() if k not in ("x", "h0", "c0")}
-                sides.append(loss(spec, Params(spec, args), moved["x"], moved["h0"],
-                                  moved["c0"], seq_lens, cotangents))
+                sides.append(
+                    loss(
+                        spec,
+                        Params(spec, args),
+                        moved["x"],
+                        moved["h0"],
+                        moved["c0"],
+                        seq_lens,
+                        cotangents,
+                    )
+                )
             with mpmath.workdps(DIGITS):
                 grad[index] = (sides[0] - sides[1]) / (2 * STEP)
         grads[name] = grad

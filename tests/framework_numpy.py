@@ -10,10 +10,13 @@ from lstm_ref.spec import Activation
 from textbook import activation  # ONNX's activation list, written out in the tests
 
 KERAS_ACTIVATIONS = {
-    "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "tanh": np.tanh, "relu": lambda x: np.maximum(x, 0),
+    "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+    "tanh": np.tanh,
+    "relu": lambda x: np.maximum(x, 0),
     "hard_sigmoid": lambda x: np.clip(x / 6 + 0.5, 0, 1),
     "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
-    "softsign": lambda x: x / (1 + np.abs(x)), "softplus": lambda x: np.logaddexp(0, x),
+    "softsign": lambda x: x / (1 + np.abs(x)),
+    "softplus": lambda x: np.logaddexp(0, x),
     "linear": lambda x: x,
 }
 
@@ -34,10 +37,13 @@ def _onnx_activations(attrs):
 
 def merged(mode, forward, backward):
     """Keras's and Flax's merges of the two directions (batch-major)."""
-    return {"concat": lambda: np.concatenate([forward, backward], axis=-1),
-            "sum": lambda: forward + backward, "ave": lambda: (forward + backward) / 2,
-            "mul": lambda: forward * backward,
-            "none": lambda: np.stack([forward, backward], axis=2)}[mode]()
+    return {
+        "concat": lambda: np.concatenate([forward, backward], axis=-1),
+        "sum": lambda: forward + backward,
+        "ave": lambda: (forward + backward) / 2,
+        "mul": lambda: forward * backward,
+        "none": lambda: np.stack([forward, backward], axis=2),
+    }[mode]()
 
 
 def onnx_op(x, params, h0, c0, seq_lens=None, config=None, dtype=np.float64, gate_order="iofc"):
@@ -56,7 +62,7 @@ def onnx_op(x, params, h0, c0, seq_lens=None, config=None, dtype=np.float64, gat
     Y_h = np.zeros((D, B, H), dtype=dtype)
     Y_c = np.zeros((D, B, H), dtype=dtype)
     for d in range(D):
-        f, *rest = acts[d * per:(d + 1) * per]
+        f, *rest = acts[d * per : (d + 1) * per]
         W = np.split(params["W"][d], gates)
         R = np.split(params["R"][d], gates)
         Bias = np.split(params["B"][d], 2 * gates) if "B" in params else [0.0] * (2 * gates)
@@ -75,6 +81,7 @@ def onnx_op(x, params, h0, c0, seq_lens=None, config=None, dtype=np.float64, gat
 
                 def pre(k, h=Ht, xt=xt, W=W, R=R, Wb=Wb, Rb=Rb):
                     return xt @ W[k].T + h @ R[k].T + Wb[k] + Rb[k]
+
                 if op == "LSTM":
                     g, h = rest
                     it = f(c(pre(idx["i"]) + p_i * Ct))
@@ -101,8 +108,9 @@ def onnx_op(x, params, h0, c0, seq_lens=None, config=None, dtype=np.float64, gat
     return Y, Y_h, (Y_c if op == "LSTM" else None)
 
 
-def keras_stack(x, params, h0, c0, seq_lens=None, config=None, dtype=np.float64,
-                update_inverted=False):
+def keras_stack(
+    x, params, h0, c0, seq_lens=None, config=None, dtype=np.float64, update_inverted=False
+):
     """Keras 3 LSTM/GRU/SimpleRNN layers (batch-major), stacked, optionally Bidirectional."""
     cfg = config
     Bt, T, _ = x.shape
@@ -152,7 +160,7 @@ def keras_stack(x, params, h0, c0, seq_lens=None, config=None, dtype=np.float64,
                     new_h = zg * h + (1 - zg) * hh
                 else:
                     new_h = a(xt @ kernel + (0 if bias is None else bias) + h @ rec)
-                valid = mask[:, t:t + 1]
+                valid = mask[:, t : t + 1]
                 h = np.where(valid, new_h, h)
                 if cfg["cell"] == "lstm":
                     cs = np.where(valid, new_c, cs)
@@ -182,8 +190,11 @@ def flax_stack(x, params, h0, c0, seq_lens=None, config=None, dtype=np.float64, 
     cfg = config
     gate = KERAS_ACTIVATIONS[cfg.get("gate_fn", "sigmoid")]
     act = KERAS_ACTIVATIONS[cfg["activation_fn"]]
-    directions = ["forward", "backward"] if cfg["direction"] == "bidirectional" else (
-        ["backward"] if cfg["direction"] == "reverse" else ["forward"])
+    directions = (
+        ["forward", "backward"]
+        if cfg["direction"] == "bidirectional"
+        else (["backward"] if cfg["direction"] == "reverse" else ["forward"])
+    )
     D = len(directions)
     Bt, T, _ = x.shape
     H = cfg["features"]

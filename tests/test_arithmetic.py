@@ -22,26 +22,54 @@ from lstm_ref.exact.arith import Fixed, int_matmul, to_fixed, to_mpf
 from lstm_ref.exact.backends import compile_expression
 from lstm_ref.spec import Activation
 
-ACTIVATIONS = ["Sigmoid", "Tanh", "Relu", "HardSigmoid", "LeakyRelu", "ThresholdedRelu",
-               "ScaledTanh", "Affine", "Elu", "Softsign", "Softplus"]
+ACTIVATIONS = [
+    "Sigmoid",
+    "Tanh",
+    "Relu",
+    "HardSigmoid",
+    "LeakyRelu",
+    "ThresholdedRelu",
+    "ScaledTanh",
+    "Affine",
+    "Elu",
+    "Softsign",
+    "Softplus",
+]
 
 
 def expressions() -> list:
     """Every elementwise expression and backward partial of the cells, with each
     activation, with and without clips and peepholes."""
     found = set()
-    variants = [("lstm", {}), ("lstm", {"cell_clip": "3"}), ("lstm", {"peepholes": True}),
-                ("lstm", {"activation_clip": "2"}), ("gru", {}), ("gru", {"activation_clip": "2"}),
-                ("gru", {"gru_reset": "before"}), ("rnn", {}), ("rnn", {"activation_clip": "2"})]
+    variants = [
+        ("lstm", {}),
+        ("lstm", {"cell_clip": "3"}),
+        ("lstm", {"peepholes": True}),
+        ("lstm", {"activation_clip": "2"}),
+        ("gru", {}),
+        ("gru", {"activation_clip": "2"}),
+        ("gru", {"gru_reset": "before"}),
+        ("rnn", {}),
+        ("rnn", {"activation_clip": "2"}),
+    ]
     for cell, options in variants:
         count = {"lstm": 3, "gru": 2, "rnn": 1}[cell]
         for name in ACTIVATIONS:
-            spec = Spec(cell, input_size=2, hidden_size=2,
-                        activations=(Activation(name),) * count, **options)
+            spec = Spec(
+                cell,
+                input_size=2,
+                hidden_size=2,
+                activations=(Activation(name),) * count,
+                **options,
+            )
             program = step_program(spec, 0)
             found |= {eq.rhs for eq in program.equations if not eq.is_affine}
-            found |= {term.partial for adjoint in adjoints(program) for term in adjoint.terms
-                      if getattr(term, "partial", None) is not None}
+            found |= {
+                term.partial
+                for adjoint in adjoints(program)
+                for term in adjoint.terms
+                if getattr(term, "partial", None) is not None
+            }
     return sorted(found, key=str)
 
 
@@ -57,9 +85,12 @@ def test_raw_libmp_code_gives_the_printed_codes_values_bit_for_bit():
                 assert names == same
                 leading = {"value": 0, "scaled": 1, "accumulated": 2}[form]
                 for trial in range(12):
-                    args = [mpmath.mpf(rng.uniform(-6, 6) if trial % 3 else rng.choice(kinks)) / 3
-                            if trial % 2 else mpmath.mpf(rng.choice(kinks))
-                            for _ in range(leading + len(names))]
+                    args = [
+                        mpmath.mpf(rng.uniform(-6, 6) if trial % 3 else rng.choice(kinks)) / 3
+                        if trial % 2
+                        else mpmath.mpf(rng.choice(kinks))
+                        for _ in range(leading + len(names))
+                    ]
                     if not args:
                         got, want = fast(), plain()
                     else:
@@ -73,8 +104,13 @@ def test_raw_libmp_code_gives_the_printed_codes_values_bit_for_bit():
 def test_integer_literals_are_not_computed_in_floats():
     # Softsign after ONNX's clip: at the bound the printed code once divided Python
     # ints, -2 / (abs(-2) + 1), in float64.
-    spec = Spec("rnn", input_size=1, hidden_size=1, activations=(Activation("Softsign"),),
-                activation_clip="2")
+    spec = Spec(
+        "rnn",
+        input_size=1,
+        hidden_size=1,
+        activations=(Activation("Softsign"),),
+        activation_clip="2",
+    )
     (equation,) = [eq for eq in step_program(spec, 0).equations if not eq.is_affine]
     function, names = compile_expression(equation.rhs, "mpmath")
     with mpmath.workprec(200):
@@ -83,10 +119,18 @@ def test_integer_literals_are_not_computed_in_floats():
         assert abs(value - mpmath.mpf(-2) / 3) < mpmath.mpf(2) ** -190
 
 
-@pytest.mark.parametrize("rows, inner, cols, bits_a, bits_b", [
-    (4, 64, 256, 160, 40), (3, 5, 2, 1, 1), (2, 300, 7, 400, 3), (1, 1, 1, 0, 0),
-    (5, 3, 4, 1100, 1100), (4, 0, 3, 5, 5), (2, 5000, 3, 30, 30),
-])
+@pytest.mark.parametrize(
+    "rows, inner, cols, bits_a, bits_b",
+    [
+        (4, 64, 256, 160, 40),
+        (3, 5, 2, 1, 1),
+        (2, 300, 7, 400, 3),
+        (1, 1, 1, 0, 0),
+        (5, 3, 4, 1100, 1100),
+        (4, 0, 3, 5, 5),
+        (2, 5000, 3, 30, 30),
+    ],
+)
 def test_limb_products_equal_big_integer_products(rows, inner, cols, bits_a, bits_b):
     rng = random.Random(rows * inner + cols)
 
@@ -96,24 +140,33 @@ def test_limb_products_equal_big_integer_products(rows, inner, cols, bits_a, bit
 
     a, b = draw((rows, inner), bits_a), draw((inner, cols), bits_b)
     want = np.dot(a, b) if inner else np.zeros((rows, cols), dtype=object)
-    for got in (int_matmul(Fixed(a, 3), Fixed(b, -5)),
-                int_matmul(Fixed(a.T.copy(), 3), Fixed(b, -5), transpose_a=True),
-                int_matmul(Fixed(a, 3), Fixed(b.T.copy(), -5), transpose_b=True)):
+    for got in (
+        int_matmul(Fixed(a, 3), Fixed(b, -5)),
+        int_matmul(Fixed(a.T.copy(), 3), Fixed(b, -5), transpose_a=True),
+        int_matmul(Fixed(a, 3), Fixed(b.T.copy(), -5), transpose_b=True),
+    ):
         assert got.exp == -2 and got.ints.shape == (rows, cols)
-        assert all(type(x) is int and x == int(y)
-                   for x, y in zip(got.ints.flat, want.flat, strict=True))
+        assert all(
+            type(x) is int and x == int(y) for x, y in zip(got.ints.flat, want.flat, strict=True)
+        )
 
 
 def test_floats_convert_to_the_same_exact_integers_as_through_mpmath():
     rng = np.random.default_rng(1)
-    for values in (rng.standard_normal((5, 7)), np.array([0.0, -0.0, 1.0, -3.5, 2.0**-1074, 1e300]),
-                   np.zeros(3), rng.standard_normal(4).astype(np.float32).astype(np.float64)):
+    for values in (
+        rng.standard_normal((5, 7)),
+        np.array([0.0, -0.0, 1.0, -3.5, 2.0**-1074, 1e300]),
+        np.zeros(3),
+        rng.standard_normal(4).astype(np.float32).astype(np.float64),
+    ):
         fast = to_fixed(values)
         with mpmath.workprec(64):
             slow = to_fixed(to_mpf(values))
         assert fast.exp == slow.exp
-        assert all(type(x) is int and x == int(y)
-                   for x, y in zip(fast.ints.flat, slow.ints.flat, strict=True))
+        assert all(
+            type(x) is int and x == int(y)
+            for x, y in zip(fast.ints.flat, slow.ints.flat, strict=True)
+        )
         assert [mpmath.ldexp(x, fast.exp) for x in fast.ints.flat] == list(values.flat)
     with pytest.raises(ValueError, match="finite"):
         to_fixed(np.array([1.0, np.inf]))
@@ -144,12 +197,17 @@ def test_mpmath_gives_the_same_bits_with_and_without_gmpy2():
     )
     runs = []
     for nogmpy in ("", "1"):
-        env = dict(os.environ, MPMATH_NOGMPY=nogmpy) if nogmpy else {
-            k: v for k, v in os.environ.items() if k != "MPMATH_NOGMPY"}
-        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                              text=True, check=True)
+        env = (
+            dict(os.environ, MPMATH_NOGMPY=nogmpy)
+            if nogmpy
+            else {k: v for k, v in os.environ.items() if k != "MPMATH_NOGMPY"}
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        )
         runs.append(json.loads(done.stdout))
     assert runs[1]["backend"] == "python"
     assert runs[0]["backend"] == "gmpy", "the test extra installs gmpy2: pip install gmpy2"
     assert {k: v for k, v in runs[0].items() if k != "backend"} == {
-        k: v for k, v in runs[1].items() if k != "backend"}
+        k: v for k, v in runs[1].items() if k != "backend"
+    }

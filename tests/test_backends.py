@@ -41,8 +41,11 @@ def test_balls_enclose_the_mpmath_values(name, path, monkeypatch):
     args = (spec, params, inputs.x, inputs.h0, inputs.c0, inputs.seq_lens)
     rng = np.random.default_rng(6)
     outputs = forward(*args, bits=64)
-    cot = {k: rng.standard_normal(v.shape) for k, v in
-           {"y": outputs.y, "h_n": outputs.h_n, "y_out": outputs.y_out}.items() if v is not None}
+    cot = {
+        k: rng.standard_normal(v.shape)
+        for k, v in {"y": outputs.y, "h_n": outputs.h_n, "y_out": outputs.y_out}.items()
+        if v is not None
+    }
     balls = backward(*args, cotangents=cot, bits=128, arithmetic="arb")
     truth = backward(*args, cotangents=cot, bits=400)
     pairs = [(balls.forward.y, truth.forward.y), (balls.h0, truth.h0), (balls.x, truth.x)]
@@ -94,6 +97,7 @@ def test_constant_partials_follow_the_working_precision():
 
 def test_rounding_a_ball_needs_both_ends():
     from lstm_ref.exact.result import MPArray
+
     saved = flint.ctx.prec
     flint.ctx.prec = 200
     tie = flint.arb(259) / 256  # exactly between two bfloat16 values

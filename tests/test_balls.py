@@ -38,8 +38,13 @@ def random_balls(rng: random.Random, rows: int, cols: int, radii: bool):
         mid = (rng.randint(-(1 << 100), 1 << 100), rng.randint(-160, -60))
         rad = 0
         if radii:
-            rad = rng.choice([0, (1, rng.randint(-1090, -1040)),
-                              (rng.randint(1, 1 << 29), rng.randint(-200, -100))])
+            rad = rng.choice(
+                [
+                    0,
+                    (1, rng.randint(-1090, -1040)),
+                    (rng.randint(1, 1 << 29), rng.randint(-200, -100)),
+                ]
+            )
         ball = flint.arb(mid) if not rad else flint.arb(mid) + flint.arb(0, 1) * flint.arb(rad)
         out[index] = ball
         m, r = exact(ball.mid()), exact(ball.rad())
@@ -68,8 +73,15 @@ def test_products_enclose_every_point_of_the_input_balls(seed, b_radii):
             b, b_box = random_balls(rng, 7, 4, radii=True)
             b_matrix = balls.ball_matrix(b)
         else:
-            values = np.array([[rng.choice([0.0, 1.0]) * rng.uniform(-4, 4)
-                                * 2.0 ** rng.randint(-20, 10) for _ in range(4)] for _ in range(7)])
+            values = np.array(
+                [
+                    [
+                        rng.choice([0.0, 1.0]) * rng.uniform(-4, 4) * 2.0 ** rng.randint(-20, 10)
+                        for _ in range(4)
+                    ]
+                    for _ in range(7)
+                ]
+            )
             b_box = np.empty(values.shape, dtype=object)
             for index, v in np.ndenumerate(values):
                 b_box[index] = (Fraction(v), Fraction(v))
@@ -91,11 +103,13 @@ def test_exact_inputs_give_the_correctly_rounded_midpoint_and_its_error():
         a = np.array([[1 / 3, 2.0**-40], [5.0, -7.25]])
         w = np.array([[3.0, 1.0], [2.0**30, -1.0]])
         bias = balls.to_fixed(np.array([2.0**-60, 1.0]))
-        product = balls.to_balls(flint, balls.matmul(balls.exact_matrix(a),
-                                                     balls.exact_matrix(w)), [bias])
+        product = balls.to_balls(
+            flint, balls.matmul(balls.exact_matrix(a), balls.exact_matrix(w)), [bias]
+        )
         for i, k in np.ndindex(2, 2):
-            want = sum(Fraction(a[i, j]) * Fraction(w[j, k]) for j in range(2)) + Fraction(float(
-                [2.0**-60, 1.0][k]))
+            want = sum(Fraction(a[i, j]) * Fraction(w[j, k]) for j in range(2)) + Fraction(
+                float([2.0**-60, 1.0][k])
+            )
             assert contains(product[i, k], want)
             assert abs(exact(product[i, k].mid()) - want) <= abs(want) * Fraction(1, 2**52)
     finally:

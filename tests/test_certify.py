@@ -22,8 +22,9 @@ def test_a_tight_tiny_ball_is_decided_at_every_digit_count(digits):
         shapes = {"y": (len(balls),)}
         with mpmath.workprec(8000):
             fast, fast_ok = _decide({"y": _Enclosures(balls=balls)}, shapes, digits)
-            exact, exact_ok = _decide({"y": _Enclosures(pairs=[_ball(b) for b in balls])},
-                                      shapes, digits)
+            exact, exact_ok = _decide(
+                {"y": _Enclosures(pairs=[_ball(b) for b in balls])}, shapes, digits
+            )
         assert exact_ok and exact.undecided == {}
         assert fast_ok and fast.rounded == exact.rounded
     finally:

@@ -19,6 +19,7 @@ torch = pytest.importorskip("torch", reason="PyTorch is the `torch` extra (torch
 
 def canonical(dtype=np.float64, store=None, mistake=None, transform=None):
     """The textbook as an implementation in the canonical layout."""
+
     def impl(x, params, h0, c0, seq_lens=None, config=None):
         spec = Spec.from_json(config)
         if transform is not None:
@@ -33,10 +34,21 @@ def canonical(dtype=np.float64, store=None, mistake=None, transform=None):
 
         def cast(a):
             return None if a is None else np.asarray(a, dtype=dtype)
-        y, h_n, c_n, y_out = textbook.run(spec, params, cast(x), cast(h0), cast(c0), seq_lens,
-                                          dtype=dtype, mistake=mistake_here, store=store)
+
+        y, h_n, c_n, y_out = textbook.run(
+            spec,
+            params,
+            cast(x),
+            cast(h0),
+            cast(c0),
+            seq_lens,
+            dtype=dtype,
+            mistake=mistake_here,
+            store=store,
+        )
         outputs = (y, h_n, c_n) if y_out is None else (y, h_n, c_n, y_out)
         return outputs
+
     return impl
 
 
@@ -63,8 +75,10 @@ def test_no_false_alarm_pytorch(cell, dtype):
     assert all(r.startswith("layout 'torch' cannot express ") for r in reasons)
 
 
-LOW = [("float16", textbook.round_to_float16, 1e-3, 1e-5),
-       ("bfloat16", textbook.round_to_bfloat16, 1.6e-2, 1e-5)]
+LOW = [
+    ("float16", textbook.round_to_float16, 1e-3, 1e-5),
+    ("bfloat16", textbook.round_to_bfloat16, 1.6e-2, 1e-5),
+]
 
 
 @pytest.mark.parametrize("dtype, store, rtol, atol", LOW, ids=["fp16", "bf16"])
@@ -75,6 +89,7 @@ def test_low_precision_passes_where_assert_close_rejects(dtype, store, rtol, ato
     report = check(impl, cell="lstm", layout="canonical", dtype=dtype)
     assert report.passed, str(report)
     from lstm_ref.golden import load_suite
+
     kind = getattr(torch, dtype)
     rejected = []
     for case in load_suite("standard"):
@@ -99,8 +114,9 @@ def test_activation_off_by_1e_4_fails_at_float32(monkeypatch):
         return value * (1 + 1e-4) if act.name == "Sigmoid" else value
 
     monkeypatch.setattr(textbook, "activation", slightly_off)
-    report = check(canonical(np.float32), cell="gru", layout="canonical", dtype="float32",
-                   diagnose=False)
+    report = check(
+        canonical(np.float32), cell="gru", layout="canonical", dtype="float32", diagnose=False
+    )
     assert not report.passed
     assert sum(c.status == "fail" for c in report.cases) >= 5
 
@@ -132,6 +148,7 @@ def mutant_impl(name, dtype):
         def impl(*args, **kwargs):
             y, h_n, c_n, *rest = inner(*args, **kwargs)
             return (y, c_n, h_n, *rest) if c_n is not None else (y, h_n, c_n, *rest)
+
         return impl
     return canonical(dtype, transform=apply)
 
@@ -145,8 +162,9 @@ def cell_for(name):
 @pytest.mark.parametrize("name", sorted(MUTANTS))
 def test_every_mistake_fails_and_layout_mistakes_are_named(name, dtype):
     impl = mutant_impl(name, np.dtype(dtype).type)
-    report = check(impl, cell=cell_for(name), layout="canonical", dtype=dtype,
-                   diagnose=name in NAMED)
+    report = check(
+        impl, cell=cell_for(name), layout="canonical", dtype=dtype, diagnose=name in NAMED
+    )
     assert not report.passed, f"{name!r} passed at {dtype}"
     if name in NAMED:
         assert any(NAMED[name] in d for d in report.diagnoses), (name, report.diagnoses)
@@ -157,9 +175,11 @@ def test_report_text_and_json():
     impl = mutant_impl("recurrent weights transposed", np.float32)
     report = check(impl, cell="rnn", layout="canonical", dtype="float32")
     text = str(report)
-    assert text.startswith("canonical.<locals>.impl (rnn, layout canonical, float32, profile "
-                           "fp32) on suite "
-                           "'standard': FAILED (")
+    assert text.startswith(
+        "canonical.<locals>.impl (rnn, layout canonical, float32, profile "
+        "fp32) on suite "
+        "'standard': FAILED ("
+    )
     assert "Most likely mistake(s): recurrent weights W_h transposed" in text
     for word in ("ACTUAL:", "DESIRED:", "bound:", "first failing element", "ulps of float32"):
         assert word in text
@@ -189,8 +209,9 @@ def test_misbehaving_implementations_are_reported_per_case():
     assert [c.status for c in first] == ["error", "unsupported", "error", "error"]
     assert first[0].reason == "the implementation raised ValueError: boom"
     assert first[1].reason == "the implementation raised NotImplementedError: no peepholes here"
-    assert first[2].reason == ("the implementation must return a tuple (y, h_n, c_n); got list "
-                               "of length 2")
+    assert first[2].reason == (
+        "the implementation must return a tuple (y, h_n, c_n); got list of length 2"
+    )
     assert first[3].reason.startswith("`y` must have shape (5, 3, 4); got (3,)")
     assert all(c.status == "pass" for c in report.cases[4:])
     assert not report.passed
@@ -198,11 +219,16 @@ def test_misbehaving_implementations_are_reported_per_case():
 
 def test_argument_errors():
     impl = canonical()
-    with pytest.raises(ValueError, match="`layout` must be one of canonical, torch, onnx, keras, "
-                                         "flax, equinox; got 'tf'"):
+    with pytest.raises(
+        ValueError,
+        match="`layout` must be one of canonical, torch, onnx, keras, flax, equinox; got 'tf'",
+    ):
         check(impl, cell="lstm", layout="tf")
-    with pytest.raises(ValueError, match="`profile` 'fp16' stores float16, but `dtype` is "
-                                         "'float32': use one of \\['fp32', 'tf32'\\]"):
+    with pytest.raises(
+        ValueError,
+        match="`profile` 'fp16' stores float16, but `dtype` is "
+        "'float32': use one of \\['fp32', 'tf32'\\]",
+    ):
         check(impl, cell="lstm", dtype="float32", profile="fp16")
     with pytest.raises(ValueError, match="`gradients=True` needs `vjp`"):
         check(impl, cell="lstm", gradients=True)
@@ -220,6 +246,7 @@ def torch_vjp(dtype, scale_recurrent=1.0):
         grad_x, grads, grad_h0, grad_c0 = inner(*args, **kwargs)
         grads = {k: v * (scale_recurrent if "weight_hh" in k else 1.0) for k, v in grads.items()}
         return grad_x, grads, grad_h0, grad_c0
+
     return vjp
 
 
@@ -227,16 +254,28 @@ def torch_vjp(dtype, scale_recurrent=1.0):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_gradients_no_false_alarm_pytorch(cell, dtype):
     kind = getattr(torch, dtype)
-    report = check(torch_impl(kind), cell=cell, layout="torch", dtype=dtype, gradients=True,
-                   vjp=torch_vjp(kind))
+    report = check(
+        torch_impl(kind),
+        cell=cell,
+        layout="torch",
+        dtype=dtype,
+        gradients=True,
+        vjp=torch_vjp(kind),
+    )
     assert report.passed, str(report)
     judged = [o.name for c in report.cases for o in c.outputs if o.name.startswith("grad.")]
     assert "grad.x" in judged and any(".W_h" in n for n in judged)
 
 
 def test_gradient_off_by_1e_4_fails_at_float32():
-    report = check(torch_impl(torch.float32), cell="gru", layout="torch", dtype="float32",
-                   gradients=True, vjp=torch_vjp(torch.float32, scale_recurrent=1 + 1e-4))
+    report = check(
+        torch_impl(torch.float32),
+        cell="gru",
+        layout="torch",
+        dtype="float32",
+        gradients=True,
+        vjp=torch_vjp(torch.float32, scale_recurrent=1 + 1e-4),
+    )
     assert not report.passed
     failing = {o.name for c in report.cases for o in c.outputs if not o.passed}
     assert failing and all(".W_h" in name for name in failing)
@@ -244,6 +283,7 @@ def test_gradient_off_by_1e_4_fails_at_float32():
 
 def test_check_torch_command(capsys):
     from lstm_ref.cli import main
+
     assert main(["check", "torch", "--cell", "gru", "--dtype", "float64", "--gradients"]) == 0
     out = capsys.readouterr().out
     assert "(gru, layout torch, float64, profile fp64) on suite 'standard': PASSED" in out

@@ -18,7 +18,7 @@ from lstm_ref.golden import load_suite
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 
-MODULE = '''
+MODULE = """
 import numpy as np
 import textbook
 from lstm_ref.spec import Spec
@@ -31,7 +31,7 @@ def good(x, params, h0, c0, seq_lens=None, config=None):
 def swapped_update(x, params, h0, c0, seq_lens=None, config=None):
     params = {k: -v if k.endswith("[z]") else v for k, v in params.items()}
     return good(x, params, h0, c0, seq_lens, config)
-'''
+"""
 
 
 def write_module(tmp_path, monkeypatch):
@@ -60,18 +60,31 @@ def test_check_command_exit_codes(tmp_path, monkeypatch, capsys):
 def results_file(tmp_path, corrupt=False):
     results = {}
     for case in load_suite("smoke"):
-        y, h_n, c_n, y_out = textbook.run(case.spec, dict(case.params), case.inputs.x,
-                                          case.inputs.h0, case.inputs.c0, case.inputs.seq_lens,
-                                          dtype=np.float32)
+        y, h_n, c_n, y_out = textbook.run(
+            case.spec,
+            dict(case.params),
+            case.inputs.x,
+            case.inputs.h0,
+            case.inputs.c0,
+            case.inputs.seq_lens,
+            dtype=np.float32,
+        )
         outputs = {"y": y, "h_n": h_n, "c_n": c_n, "y_out": y_out}
-        results[case.id] = {k: {"shape": list(v.shape),
-                                "values": [float(a).hex() for a in v.ravel()]}
-                            for k, v in outputs.items() if v is not None}
+        results[case.id] = {
+            k: {"shape": list(v.shape), "values": [float(a).hex() for a in v.ravel()]}
+            for k, v in outputs.items()
+            if v is not None
+        }
     if corrupt:
         results["gru-basic"]["h_n"]["values"][3] = 0.5
     results["rnn-relu"] = {"unsupported": "no relu in this kernel"}
-    document = {"format": "lstm-ref-results", "formatVersion": 1, "suite": "smoke",
-                "dtype": "float32", "results": results}
+    document = {
+        "format": "lstm-ref-results",
+        "formatVersion": 1,
+        "suite": "smoke",
+        "dtype": "float32",
+        "results": results,
+    }
     path = tmp_path / "results.json"
     path.write_text(json.dumps(document))
     return path
@@ -93,7 +106,7 @@ def test_results_file_errors(tmp_path, capsys):
     assert "`formatVersion` 3 is not supported; this lstm_ref reads 1" in capsys.readouterr().err
 
 
-PLUGIN_TEST = '''
+PLUGIN_TEST = """
 import numpy as np
 import pytest
 import textbook
@@ -122,19 +135,33 @@ def canonical_only(x, params, h0, c0, seq_lens=None, config=None):
 @pytest.mark.lstm_ref(cell="lstm", layout="torch", dtype="float32", suite="smoke")
 def test_torch_layout_skips(golden_case):
     golden_case.check(canonical_only)
-'''
+"""
 
 
 def test_pytest_plugin(tmp_path):
     (tmp_path / "test_mine.py").write_text(PLUGIN_TEST)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(TESTS)]))
-    installed = any(e.value == "lstm_ref.checker.pytest_plugin"
-                    for e in importlib.metadata.entry_points(group="pytest11"))
+    installed = any(
+        e.value == "lstm_ref.checker.pytest_plugin"
+        for e in importlib.metadata.entry_points(group="pytest11")
+    )
     load = [] if installed else ["-p", "lstm_ref.checker.pytest_plugin"]  # not pip-installed
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", *load, "-p", "no:cacheprovider", "-rs", "-q",
-         str(tmp_path / "test_mine.py")],
-        capture_output=True, text=True, cwd=tmp_path, env=env,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *load,
+            "-p",
+            "no:cacheprovider",
+            "-rs",
+            "-q",
+            str(tmp_path / "test_mine.py"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
     )
     out = run.stdout
     assert run.returncode == 1, out
@@ -154,20 +181,24 @@ def test_check_refuses_options_it_would_ignore(tmp_path, monkeypatch, capsys):
     MODULE:FUNCTION (no vjp) and `--cell`, `--layout`, `--gradients` or a contradicting
     `--dtype` with --results are refused by name, not run without them."""
     write_module(tmp_path, monkeypatch)
-    assert main(["check", "mygru:good", "--layout", "canonical", "--cell", "gru",
-                 "--gradients"]) == 2
+    assert (
+        main(["check", "mygru:good", "--layout", "canonical", "--cell", "gru", "--gradients"]) == 2
+    )
     assert "`--gradients` needs the implementation's vjp" in capsys.readouterr().err
     path = str(results_file(tmp_path))
     assert main(["check", "--results", path, "--cell", "gru", "--layout", "canonical"]) == 2
-    assert ("error: `--cell`, `--layout` does not apply to --results"
-            in capsys.readouterr().err)
+    assert "error: `--cell`, `--layout` does not apply to --results" in capsys.readouterr().err
     assert main(["check", "--results", path, "--gradients"]) == 2
     assert "error: `--gradients` does not apply to --results" in capsys.readouterr().err
     assert main(["check", "--results", path, "--dtype", "float16"]) == 2
-    assert ("`--dtype` 'float16' contradicts the results file's 'dtype' 'float32'"
-            in capsys.readouterr().err)
+    assert (
+        "`--dtype` 'float16' contradicts the results file's 'dtype' 'float32'"
+        in capsys.readouterr().err
+    )
     assert main(["check", "--results", path, "--dtype", "float32", "--suite", "smoke"]) == 0
     capsys.readouterr()
     assert main(["check", "torch", "--layout", "canonical", "--cell", "rnn"]) == 2
-    assert ("error: `--layout` 'canonical' does not apply to the built-in adapter torch: it "
-            "speaks layout 'torch'" in capsys.readouterr().err)
+    assert (
+        "error: `--layout` 'canonical' does not apply to the built-in adapter torch: it "
+        "speaks layout 'torch'" in capsys.readouterr().err
+    )

@@ -25,18 +25,32 @@ from lstm_ref.layouts.conventions import (
 )
 from lstm_ref.params import Params, parameter_layout
 
-MAPPED = {"torch": (TORCH, torch.to_torch), "onnx": (ONNX, onnx.to_onnx),
-          "keras": (KERAS, keras.to_keras), "equinox": (EQUINOX, equinox.to_equinox)}
+MAPPED = {
+    "torch": (TORCH, torch.to_torch),
+    "onnx": (ONNX, onnx.to_onnx),
+    "keras": (KERAS, keras.to_keras),
+    "equinox": (EQUINOX, equinox.to_equinox),
+}
 
 SPECS = {
-    "torch": [Spec("lstm", 3, 2, num_layers=2, direction="bidirectional"),
-              Spec("lstm", 3, 4, proj_size=2), Spec("gru", 2, 3, bias=False),
-              Spec("rnn", 2, 3, direction="bidirectional", nonlinearity="relu")],
-    "onnx": [Spec("lstm", 3, 2, direction="bidirectional", merge="none", peepholes=True),
-             Spec("lstm", 3, 2, input_forget=True, peepholes=True),
-             Spec("gru", 2, 3, gru_reset="before"), Spec("rnn", 2, 3, bias=False)],
-    "keras": [Spec("lstm", 3, 2, num_layers=2), Spec("gru", 2, 3, direction="bidirectional"),
-              Spec("gru", 2, 3, gru_reset="before"), Spec("rnn", 2, 3)],
+    "torch": [
+        Spec("lstm", 3, 2, num_layers=2, direction="bidirectional"),
+        Spec("lstm", 3, 4, proj_size=2),
+        Spec("gru", 2, 3, bias=False),
+        Spec("rnn", 2, 3, direction="bidirectional", nonlinearity="relu"),
+    ],
+    "onnx": [
+        Spec("lstm", 3, 2, direction="bidirectional", merge="none", peepholes=True),
+        Spec("lstm", 3, 2, input_forget=True, peepholes=True),
+        Spec("gru", 2, 3, gru_reset="before"),
+        Spec("rnn", 2, 3, bias=False),
+    ],
+    "keras": [
+        Spec("lstm", 3, 2, num_layers=2),
+        Spec("gru", 2, 3, direction="bidirectional"),
+        Spec("gru", 2, 3, gru_reset="before"),
+        Spec("rnn", 2, 3),
+    ],
     "equinox": [Spec("lstm", 3, 2), Spec("gru", 2, 3), Spec("gru", 2, 3, bias=False)],
 }
 CASES = [(name, spec) for name, specs in SPECS.items() for spec in specs]
@@ -84,8 +98,10 @@ def test_the_records_gate_order_drives_the_mapping(layout, monkeypatch):
 
     assert gates_of(mapping(spec, params)) == expected(record.gate_order["lstm"])
     backwards = {**record.gate_order, "lstm": record.gate_order["lstm"][::-1]}
-    monkeypatch.setattr(mapping.__module__ + "." + _record_name(record),
-                        dataclasses.replace(record, gate_order=backwards))
+    monkeypatch.setattr(
+        mapping.__module__ + "." + _record_name(record),
+        dataclasses.replace(record, gate_order=backwards),
+    )
     assert gates_of(mapping(spec, params)) == expected(backwards["lstm"])
 
 
@@ -98,9 +114,11 @@ def test_flax_names_and_order_come_from_its_record(monkeypatch):
     names = list(flax.to_flax(spec, random_params(spec)))
     assert names[:2] == ["layer0/forward/ir/kernel", "layer0/forward/hr/kernel"]
     assert names[-1] == "layer0/forward/hn/bias"
-    renamed = dataclasses.replace(conventions.FLAX, names={
-        **conventions.FLAX.names, "W_x": "{layer}.{direction}.x_{gate}"},
-        gate_order={**conventions.FLAX.gate_order, "gru": ("z", "r", "n")})
+    renamed = dataclasses.replace(
+        conventions.FLAX,
+        names={**conventions.FLAX.names, "W_x": "{layer}.{direction}.x_{gate}"},
+        gate_order={**conventions.FLAX.gate_order, "gru": ("z", "r", "n")},
+    )
     monkeypatch.setattr(flax, "FLAX", renamed)
     assert list(flax.to_flax(spec, random_params(spec)))[0] == "0.forward.x_z"
 
@@ -154,14 +172,19 @@ def test_a_summed_bias_gradient_is_both_sides():
 
 
 def test_the_diagnosis_names_the_gate_orders_one_record_holds(monkeypatch):
-    assert known_orders("lstm") == {("i", "o", "f", "g"): "ONNX i,o,f,c",
-                                    ("i", "g", "f", "o"): "TF1 i,c,f,o"}
+    assert known_orders("lstm") == {
+        ("i", "o", "f", "g"): "ONNX i,o,f,c",
+        ("i", "g", "f", "o"): "TF1 i,c,f,o",
+    }
     assert known_orders("gru") == {}  # z,r,n is ONNX's and Keras's: not one framework's
     names = [h.name for h in HYPOTHESES]
-    assert ("gate blocks permuted: the weights hold i,o,f,g where i,f,g,o was meant "
-            "(ONNX i,o,f,c read as canonical)") in names
-    mine = dataclasses.replace(conventions.CUDNN, name="Mine",
-                               gate_order={"lstm": ("o", "g", "f", "i")})
+    assert (
+        "gate blocks permuted: the weights hold i,o,f,g where i,f,g,o was meant "
+        "(ONNX i,o,f,c read as canonical)"
+    ) in names
+    mine = dataclasses.replace(
+        conventions.CUDNN, name="Mine", gate_order={"lstm": ("o", "g", "f", "i")}
+    )
     monkeypatch.setattr(conventions, "CONVENTIONS", (*CONVENTIONS, mine))
     assert known_orders("lstm")[("o", "g", "f", "i")] == "Mine o,g,f,i"
 
@@ -184,7 +207,8 @@ def test_records_hold_their_deviations_and_the_checker_tries_them():
     assert any("ONNX Runtime" in h.name for h in ONNX.deviations)
     assert [h.name for h in KERAS.deviations] == [
         "activations only float32-accurate in a float64 computation (Keras 3 on JAX: "
-        "keras.ops.tanh returns float32 for float64 input)"]
+        "keras.ops.tanh returns float32 for float64 input)"
+    ]
 
 
 def test_block_names():

@@ -35,8 +35,10 @@ def test_lstm_gradients_read_like_a_textbook(fmt):
         assert banned not in text, banned
     assert ("∂fₜ/∂aᶠₜ = fₜ·(1 - fₜ)" in text) == (fmt == "unicode")
     assert ("dC~_t/da^g_t = 1 - C~_t**2" in text) == (fmt == "text")
-    assert (r"\frac{\partial h_t}{\partial C_t} = o_t \left(1 - \tanh^{2}{\left(C_t \right)}\right)"
-            in text) == (fmt in ("latex", "markdown"))
+    assert (
+        r"\frac{\partial h_t}{\partial C_t} = o_t \left(1 - \tanh^{2}{\left(C_t \right)}\right)"
+        in text
+    ) == (fmt in ("latex", "markdown"))
 
 
 def programs(spec):
@@ -69,12 +71,16 @@ def test_every_presented_derivative_equals_sympys_raw_derivative(name):
                         point = [mpmath.mpf(rng.uniform(-2, 2)) for _ in operands]
                         a, b = mpmath.mpf(f(*point)), mpmath.mpf(g(*point))
                         assert abs(a - b) <= mpmath.mpf(10) ** -40 * max(1, abs(b)), (
-                            eq.target, d.operand, point)
+                            eq.target,
+                            d.operand,
+                            point,
+                        )
 
 
 def test_derive_command(capsys, tmp_path):
-    assert main(["derive", "gru", "--variant", "reset-before", "--format", "text",
-                 "--gradients"]) == 0
+    assert (
+        main(["derive", "gru", "--variant", "reset-before", "--format", "text", "--gradients"]) == 0
+    )
     out = capsys.readouterr().out
     assert out.startswith("GRU (gru_reset='before')\n")
     assert "    a^hn_t = W^h_n (r*h)_{t-1} + b^h_n\n" in out

@@ -63,14 +63,22 @@ def test_the_rule():
     ]
     assert DIAGNOSIS_CASES == 4
     found = diagnose(cases, PROFILE, hypotheses)
-    assert found.names == ["explains all", "explains the two it applies to",
-                           "explains the first four"]
-    assert found.by_case["c"] == ["explains all", "explains the two it applies to",
-                                  "explains the first four"]
+    assert found.names == [
+        "explains all",
+        "explains the two it applies to",
+        "explains the first four",
+    ]
+    assert found.by_case["c"] == [
+        "explains all",
+        "explains the two it applies to",
+        "explains the first four",
+    ]
     assert found.by_case["e"] == ["explains all"]
     assert found.by_case["f"] == ["explains all", "explains the two it applies to"]
-    assert diagnose(failures("b"), PROFILE, hypotheses).names == ["explains all",
-                                                                 "explains the first four"]
+    assert diagnose(failures("b"), PROFILE, hypotheses).names == [
+        "explains all",
+        "explains the first four",
+    ]
 
 
 def test_hypotheses_are_typed_and_ordered_by_kind():
@@ -82,9 +90,14 @@ def test_hypotheses_are_typed_and_ordered_by_kind():
     for kind in KINDS:  # within a kind: the general ones, then the records' deviations
         mine = [h for h in HYPOTHESES if isinstance(h, kind)]
         assert mine == [h for h in GENERAL if isinstance(h, kind)] + [
-            h for h in deviations if isinstance(h, kind)]
-    assert {type(h) for h in HYPOTHESES} == {ModelChange, InputChange, OutputRearrangement,
-                                             ProfileShortfall}
+            h for h in deviations if isinstance(h, kind)
+        ]
+    assert {type(h) for h in HYPOTHESES} == {
+        ModelChange,
+        InputChange,
+        OutputRearrangement,
+        ProfileShortfall,
+    }
     shuffled = [HYPOTHESES[-1], HYPOTHESES[0]]
     assert ordered(shuffled) == (HYPOTHESES[0], HYPOTHESES[-1])
 
@@ -109,10 +122,9 @@ def test_check_and_the_plugin_name_mistakes_by_the_one_rule(monkeypatch):
         if case.id not in failing:
             continue
         calls.clear()
-        golden = GoldenCheck(case, {"layout": "canonical", "dtype": "float64",
-                                    "suite": "smoke"})
+        golden = GoldenCheck(case, {"layout": "canonical", "dtype": "float64", "suite": "smoke"})
         with pytest.raises(pytest.fail.Exception) as failed:
             golden.check(impl)
-        (ids, found), = calls
+        ((ids, found),) = calls
         assert ids == [case.id] and found.names
         assert "Most likely mistake(s): " + "; ".join(found.names) in str(failed.value)

@@ -33,10 +33,12 @@ def test_equinox_passes_every_expressible_case(cell, passes, dtype):
 def test_equinox_refusals_name_their_reason():
     report = check(implementation("float32"), cell="lstm", layout="equinox", dtype="float32")
     reasons = {c.id: c.reason for c in report.cases if c.status == "unsupported"}
-    assert reasons["lstm-bi-sum"].startswith("layout 'equinox' cannot express "
-                                             "direction='bidirectional', seq_lens shorter than T")
-    assert reasons["lstm-act-Relu"] == ("layout 'equinox' cannot express "
-                                        "activations=('Sigmoid', 'Relu', 'Relu')")
+    assert reasons["lstm-bi-sum"].startswith(
+        "layout 'equinox' cannot express direction='bidirectional', seq_lens shorter than T"
+    )
+    assert reasons["lstm-act-Relu"] == (
+        "layout 'equinox' cannot express activations=('Sigmoid', 'Relu', 'Relu')"
+    )
     report = check(implementation("float32"), cell="rnn", layout="equinox", dtype="float32")
     assert report.counts() == {"unsupported": len(report.cases)}
     assert all("cell='rnn'" in c.reason for c in report.cases)
@@ -49,13 +51,19 @@ def test_equinox_gru_built_from_canonical_params_reproduces_golden():
     import equinox as eqx
     import jax
     import jax.numpy as jnp
+
     case = next(c for c in load_suite("standard") if c.id == "gru-long")
     spec = case.spec
     cell = eqx.nn.GRUCell(spec.input_size, spec.hidden_size, key=jax.random.key(0))
     mapped = to_equinox(spec, case.params)
-    cell = eqx.tree_at(lambda c: (c.weight_ih, c.weight_hh, c.bias, c.bias_n), cell,
-                       tuple(jnp.asarray(mapped[n], jnp.float32)
-                             for n in ("weight_ih", "weight_hh", "bias", "bias_n")))
+    cell = eqx.tree_at(
+        lambda c: (c.weight_ih, c.weight_hh, c.bias, c.bias_n),
+        cell,
+        tuple(
+            jnp.asarray(mapped[n], jnp.float32)
+            for n in ("weight_ih", "weight_hh", "bias", "bias_n")
+        ),
+    )
     x, h0, _ = case.inputs_as("float32")
     step = jax.jit(jax.vmap(cell))
     h, ys = jnp.asarray(h0[0]), []
@@ -72,6 +80,7 @@ def test_equinox_gru_built_from_canonical_params_reproduces_golden():
 
 def test_equinox_wrong_gate_order_fails_and_is_named():
     """The i and f blocks exchanged before Equinox sees them: caught, and named."""
+
     def swapped(x, params, h0, c0, seq_lens=None, config=None):
         moved = {}
         for name, value in params.items():
@@ -81,8 +90,9 @@ def test_equinox_wrong_gate_order_fails_and_is_named():
 
     report = check(swapped, cell="lstm", layout="equinox", dtype="float32")
     assert not report.passed
-    assert report.diagnoses == ["gate blocks permuted: the weights hold f,i,g,o where i,f,g,o "
-                                "was meant"], report.diagnoses
+    assert report.diagnoses == [
+        "gate blocks permuted: the weights hold f,i,g,o where i,f,g,o was meant"
+    ], report.diagnoses
 
 
 def equinox_vjp(dtype):
@@ -94,6 +104,7 @@ def equinox_vjp(dtype):
     def vjp(x, params, h0, c0, seq_lens=None, config=None, cotangents=None):
         assert seq_lens is None
         with equinox_run.precision(dtype):
+
             def run(x, params, h0, c0):
                 cell = equinox_run.cell_for(config, params, dtype)
                 final, y = equinox_run._scan(cell, x, h0[0] if c0 is None else (h0[0], c0[0]))
@@ -103,11 +114,19 @@ def equinox_vjp(dtype):
             cast = {k: jnp.asarray(v, dtype) for k, v in params.items()}
             c0 = None if c0 is None else jnp.asarray(c0, dtype)
             _, pullback = jax.vjp(run, jnp.asarray(x, dtype), cast, jnp.asarray(h0, dtype), c0)
-            wanted = (jnp.asarray(cotangents["y"], dtype), jnp.asarray(cotangents["h_n"], dtype),
-                      None if c0 is None else jnp.asarray(cotangents["c_n"], dtype))
+            wanted = (
+                jnp.asarray(cotangents["y"], dtype),
+                jnp.asarray(cotangents["h_n"], dtype),
+                None if c0 is None else jnp.asarray(cotangents["c_n"], dtype),
+            )
             grad_x, grads, grad_h0, grad_c0 = pullback(wanted)
-            return (np.asarray(grad_x), {k: np.asarray(v) for k, v in grads.items()},
-                    np.asarray(grad_h0), None if grad_c0 is None else np.asarray(grad_c0))
+            return (
+                np.asarray(grad_x),
+                {k: np.asarray(v) for k, v in grads.items()},
+                np.asarray(grad_h0),
+                None if grad_c0 is None else np.asarray(grad_c0),
+            )
+
     return vjp
 
 
@@ -115,8 +134,14 @@ def equinox_vjp(dtype):
 def test_equinox_gradients_read_back_through_its_record(cell):
     """JAX's gradients of Equinox's summed bias (and GRU's bias_n) read back as the
     canonical b_x and b_h pass against the exact gradients in float64."""
-    report = check(implementation("float64"), cell=cell, layout="equinox", dtype="float64",
-                   gradients=True, vjp=equinox_vjp("float64"))
+    report = check(
+        implementation("float64"),
+        cell=cell,
+        layout="equinox",
+        dtype="float64",
+        gradients=True,
+        vjp=equinox_vjp("float64"),
+    )
     assert report.passed, str(report)
     judged = {o.name for c in report.cases for o in c.outputs}
     assert {"grad.x", "grad.h0"} <= judged

@@ -29,11 +29,15 @@ from lstm_ref.layouts.flax import to_flax  # noqa: E402
 
 PASSES = {"lstm": 18, "gru": 7, "rnn": 9}
 # The standard suite's cases with a sequence shorter than T that reach Flax (lengths >= 1).
-VARIABLE = {"lstm": {"lstm-bi-sum", "lstm-bi-ave", "lstm-bi-mul", "lstm-reverse", "lstm-2-layers"},
-            "gru": {"gru-bi-sum", "gru-bi-ave", "gru-bi-mul", "gru-3-layers-bi"},
-            "rnn": {"rnn-relu"}}
-LENGTH_ZERO = ("seq_lens with 0 (Flax's final carry for length 0 is the state after all T "
-               "padded steps, not h0)")
+VARIABLE = {
+    "lstm": {"lstm-bi-sum", "lstm-bi-ave", "lstm-bi-mul", "lstm-reverse", "lstm-2-layers"},
+    "gru": {"gru-bi-sum", "gru-bi-ave", "gru-bi-mul", "gru-3-layers-bi"},
+    "rnn": {"rnn-relu"},
+}
+LENGTH_ZERO = (
+    "seq_lens with 0 (Flax's final carry for length 0 is the state after all T "
+    "padded steps, not h0)"
+)
 
 
 @functools.cache
@@ -42,8 +46,10 @@ def implementation(dtype, lstm_cell="LSTMCell"):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("cell, lstm_cell", [("lstm", "LSTMCell"), ("lstm", "OptimizedLSTMCell"),
-                                             ("gru", None), ("rnn", None)])
+@pytest.mark.parametrize(
+    "cell, lstm_cell",
+    [("lstm", "LSTMCell"), ("lstm", "OptimizedLSTMCell"), ("gru", None), ("rnn", None)],
+)
 def test_flax_passes_every_expressible_case(cell, lstm_cell, dtype):
     impl = implementation(dtype, lstm_cell or "LSTMCell")
     report = check(impl, cell=cell, layout="flax", dtype=dtype)
@@ -58,16 +64,26 @@ def test_flax_passes_every_expressible_case(cell, lstm_cell, dtype):
 def exact_case(spec: Spec, seq_lens: tuple[int, ...]):
     """A case outside the standard suite, computed and certified by the golden generator
     (nothing is written: the test document is read back as the loader reads a file)."""
-    case = Case("flax-lengths", "variable lengths, Flax's default merge (concat)",
-                ("VariableLength",), spec, steps=5, batch=len(seq_lens), seq_lens=seq_lens,
-                gradients=False)
-    return _case(Path("in-memory"), spec, certified(case, 1, DEFAULT_DIGITS, DEFAULT_METHOD),
-                 DEFAULT_DIGITS)
+    case = Case(
+        "flax-lengths",
+        "variable lengths, Flax's default merge (concat)",
+        ("VariableLength",),
+        spec,
+        steps=5,
+        batch=len(seq_lens),
+        seq_lens=seq_lens,
+        gradients=False,
+    )
+    return _case(
+        Path("in-memory"), spec, certified(case, 1, DEFAULT_DIGITS, DEFAULT_METHOD), DEFAULT_DIGITS
+    )
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("cell, lstm_cell", [("lstm", "LSTMCell"), ("lstm", "OptimizedLSTMCell"),
-                                             ("gru", "LSTMCell"), ("rnn", "LSTMCell")])
+@pytest.mark.parametrize(
+    "cell, lstm_cell",
+    [("lstm", "LSTMCell"), ("lstm", "OptimizedLSTMCell"), ("gru", "LSTMCell"), ("rnn", "LSTMCell")],
+)
 def test_flax_bidirectional_concat_with_lengths_passes(cell, lstm_cell, dtype):
     """nn.Bidirectional with its default merge (concatenation) over two stacked layers and
     lengths 5, 2, 1: the standard suite's concat case has a length 0, which is refused. The
@@ -76,10 +92,11 @@ def test_flax_bidirectional_concat_with_lengths_passes(cell, lstm_cell, dtype):
     layer's padding only."""
     spec = Spec(cell, input_size=3, hidden_size=4, num_layers=2, direction="bidirectional")
     case = exact_case(spec, (5, 2, 1))
-    report, _, _ = run_case(implementation(dtype, lstm_cell), case, layout("flax"), dtype,
-                            profile_for(dtype, None))
+    report, _, _ = run_case(
+        implementation(dtype, lstm_cell), case, layout("flax"), dtype, profile_for(dtype, None)
+    )
     assert report.status == "pass", report
-    assert [o.name for o in report.outputs] == ["y", "h_n", "c_n"][:3 if cell == "lstm" else 2]
+    assert [o.name for o in report.outputs] == ["y", "h_n", "c_n"][: 3 if cell == "lstm" else 2]
 
 
 def carry_at_T(x, params, h0, c0, seq_lens=None, config=None):
@@ -135,6 +152,7 @@ def test_flax_gru_built_from_canonical_params_reproduces_golden():
     """The mapping against Flax itself: nn.RNN(nn.GRUCell) holding to_flax's Dense
     kernels and biases (b_h[n] in `hn`, inside r * (...)) gives the golden float32 values."""
     import flax.linen as nn
+
     case = next(c for c in load_suite("standard") if c.id == "gru-long")
     mapped = to_flax(case.spec, case.params)
     tree: dict = {}
@@ -143,8 +161,9 @@ def test_flax_gru_built_from_canonical_params_reproduces_golden():
         tree.setdefault(module, {})[leaf] = value.astype(np.float32)
     x, h0, _ = case.inputs_as("float32")
     rnn = nn.RNN(nn.GRUCell(case.spec.hidden_size))
-    h_n, y = rnn.apply({"params": {"cell": tree}}, x.transpose(1, 0, 2), initial_carry=h0[0],
-                       return_carry=True)
+    h_n, y = rnn.apply(
+        {"params": {"cell": tree}}, x.transpose(1, 0, 2), initial_carry=h0[0], return_carry=True
+    )
     expected = case.expected("float32")
     np.testing.assert_allclose(np.asarray(y).transpose(1, 0, 2), expected["y"], rtol=0, atol=1e-5)
     np.testing.assert_allclose(np.asarray(h_n), expected["h_n"][0], rtol=0, atol=1e-5)
@@ -152,6 +171,7 @@ def test_flax_gru_built_from_canonical_params_reproduces_golden():
 
 def test_flax_wrong_gate_order_fails_and_is_named():
     """The r and z modules exchanged before Flax sees them: caught, and named."""
+
     def swapped(x, params, h0, c0, seq_lens=None, config=None):
         moved = {}
         for name, value in params.items():
@@ -164,5 +184,6 @@ def test_flax_wrong_gate_order_fails_and_is_named():
 
     report = check(swapped, cell="gru", layout="flax", dtype="float32")
     assert not report.passed
-    assert report.diagnoses == ["gate blocks permuted: the weights hold z,r,n where r,z,n "
-                                "was meant"], report.diagnoses
+    assert report.diagnoses == [
+        "gate blocks permuted: the weights hold z,r,n where r,z,n was meant"
+    ], report.diagnoses

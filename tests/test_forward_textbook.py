@@ -15,9 +15,18 @@ from lstm_ref import Spec, forward, random_inputs, random_params
 
 SIZES = dict(input_size=3, hidden_size=4)
 ALL_ACTIVATIONS = [
-    "Sigmoid", "Tanh", "Relu", "HardSigmoid", "HardSigmoid(1/6, 1/2)", "LeakyRelu(0.1)",
-    "ThresholdedRelu(1/16)", "ScaledTanh(1.5, 0.5)", "Affine(0.5, 0.25)", "Elu(0.75)",
-    "Softsign", "Softplus",
+    "Sigmoid",
+    "Tanh",
+    "Relu",
+    "HardSigmoid",
+    "HardSigmoid(1/6, 1/2)",
+    "LeakyRelu(0.1)",
+    "ThresholdedRelu(1/16)",
+    "ScaledTanh(1.5, 0.5)",
+    "Affine(0.5, 0.25)",
+    "Elu(0.75)",
+    "Softsign",
+    "Softplus",
 ]
 
 CASES = {
@@ -32,9 +41,15 @@ CASES = {
     "lstm-forget-bias": dict(cell="lstm", forget_bias=1),
     "lstm-reverse": dict(cell="lstm", direction="reverse"),
     "lstm-two-layers": dict(cell="lstm", num_layers=2),
-    "lstm-all-variants": dict(cell="lstm", num_layers=2, direction="bidirectional",
-                              proj_size=3, peepholes=True, cell_clip="1/4",
-                              activation_clip=2),
+    "lstm-all-variants": dict(
+        cell="lstm",
+        num_layers=2,
+        direction="bidirectional",
+        proj_size=3,
+        peepholes=True,
+        cell_clip="1/4",
+        activation_clip=2,
+    ),
     "gru": dict(cell="gru"),
     "gru-before": dict(cell="gru", gru_reset="before"),
     "gru-no-bias": dict(cell="gru", bias=False, gru_reset="before"),
@@ -43,15 +58,21 @@ CASES = {
     "rnn": dict(cell="rnn"),
     "rnn-relu": dict(cell="rnn", nonlinearity="relu"),
     "rnn-output": dict(cell="rnn", output_size=2),
-    "rnn-output-bi": dict(cell="rnn", output_size=3, direction="bidirectional", merge="ave",
-                          output_activation="Softplus"),
+    "rnn-output-bi": dict(
+        cell="rnn",
+        output_size=3,
+        direction="bidirectional",
+        merge="ave",
+        output_activation="Softplus",
+    ),
     "rnn-carry": dict(cell="rnn", padded_outputs="carry", direction="reverse"),
     "lstm-carry": dict(cell="lstm", padded_outputs="carry", output_size=None),
 }
 for merge in ("concat", "sum", "ave", "mul", "none"):
     CASES[f"lstm-bi-{merge}"] = dict(cell="lstm", direction="bidirectional", merge=merge)
-    CASES[f"gru-bi-{merge}"] = dict(cell="gru", direction="bidirectional", merge=merge,
-                                    gru_reset="before")
+    CASES[f"gru-bi-{merge}"] = dict(
+        cell="gru", direction="bidirectional", merge=merge, gru_reset="before"
+    )
 for act in ALL_ACTIVATIONS:
     CASES[f"lstm-act-{act}"] = dict(cell="lstm", activations=(act, act, act))
     CASES[f"gru-act-{act}"] = dict(cell="gru", activations=("Sigmoid", act))
@@ -62,10 +83,15 @@ def compare(spec, seq_lens, seed=0):
     params = random_params(spec, seed=seed, scale=0.5)
     inputs = random_inputs(spec, steps=5, batch=4, seed=seed, seq_lens=seq_lens)
     exact = forward(spec, params, inputs.x, inputs.h0, inputs.c0, inputs.seq_lens, digits=40)
-    y, h_n, c_n, y_out = textbook.run(spec, dict(params), inputs.x, inputs.h0, inputs.c0,
-                                      inputs.seq_lens)
-    pairs = {"y": (exact.y, y), "h_n": (exact.h_n, h_n), "c_n": (exact.c_n, c_n),
-             "y_out": (exact.y_out, y_out)}
+    y, h_n, c_n, y_out = textbook.run(
+        spec, dict(params), inputs.x, inputs.h0, inputs.c0, inputs.seq_lens
+    )
+    pairs = {
+        "y": (exact.y, y),
+        "h_n": (exact.h_n, h_n),
+        "c_n": (exact.c_n, c_n),
+        "y_out": (exact.y_out, y_out),
+    }
     for name, (mine, theirs) in pairs.items():
         assert (mine is None) == (theirs is None), name
         if mine is not None:
@@ -104,8 +130,11 @@ def test_each_variant_changes_the_result(name):
     for s in (spec, base):
         params = dict(random_params(s, seed=0, scale=0.5))
         y, h_n, _, y_out = textbook.run(s, params, inputs.x, None, None, seq_lens)
-        outputs.append(np.concatenate([np.ravel(y), np.ravel(h_n)]
-                                      + ([] if y_out is None else [np.ravel(y_out)])))
+        outputs.append(
+            np.concatenate(
+                [np.ravel(y), np.ravel(h_n)] + ([] if y_out is None else [np.ravel(y_out)])
+            )
+        )
     # A variant that changes the output's shape is visibly not ignored either.
     same_shape = outputs[0].shape == outputs[1].shape
     assert not same_shape or not np.allclose(outputs[0], outputs[1], rtol=1e-6, atol=1e-9)

@@ -17,23 +17,30 @@ CASES = {
     "lstm-no-bias": dict(cell="lstm", bias=False),
     "lstm-bi": dict(cell="lstm", direction="bidirectional"),
     "lstm-2-layers": dict(cell="lstm", num_layers=2),
-    "lstm-bi-2-layers-proj": dict(cell="lstm", num_layers=2, direction="bidirectional",
-                                  proj_size=2),
+    "lstm-bi-2-layers-proj": dict(
+        cell="lstm", num_layers=2, direction="bidirectional", proj_size=2
+    ),
     "lstm-proj": dict(cell="lstm", proj_size=3),
     "gru": dict(cell="gru"),
     "gru-bi-2-layers": dict(cell="gru", num_layers=2, direction="bidirectional"),
     "gru-no-bias": dict(cell="gru", bias=False),
     "rnn-tanh": dict(cell="rnn"),
     "rnn-relu": dict(cell="rnn", nonlinearity="relu"),
-    "rnn-relu-bi-2-layers": dict(cell="rnn", nonlinearity="relu", num_layers=2,
-                                 direction="bidirectional"),
+    "rnn-relu-bi-2-layers": dict(
+        cell="rnn", nonlinearity="relu", num_layers=2, direction="bidirectional"
+    ),
 }
 
 
 def torch_module(spec: Spec):
-    kwargs = dict(input_size=spec.input_size, hidden_size=spec.hidden_size,
-                  num_layers=spec.num_layers, bias=spec.bias,
-                  bidirectional=spec.direction == "bidirectional", dtype=torch.float64)
+    kwargs = dict(
+        input_size=spec.input_size,
+        hidden_size=spec.hidden_size,
+        num_layers=spec.num_layers,
+        bias=spec.bias,
+        bidirectional=spec.direction == "bidirectional",
+        dtype=torch.float64,
+    )
     if spec.cell == "lstm":
         return torch.nn.LSTM(proj_size=spec.proj_size, **kwargs)
     if spec.cell == "gru":
@@ -58,8 +65,9 @@ def run_torch(module, spec, inputs, packed):
 
 
 def assert_agree(exact, theirs, tolerance):
-    for name, mine, other in zip(("y", "h_n", "c_n"), (exact.y, exact.h_n, exact.c_n), theirs,
-                                 strict=True):
+    for name, mine, other in zip(
+        ("y", "h_n", "c_n"), (exact.y, exact.h_n, exact.c_n), theirs, strict=True
+    ):
         assert (mine is None) == (other is None), name
         if mine is not None:
             error = normwise_relative(mine.float64, other)

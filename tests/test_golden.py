@@ -32,7 +32,8 @@ def test_committed_suite_is_what_the_generator_writes(name, tmp_path):
     for file in written:
         assert (tmp_path / file).read_bytes() == (GOLDEN / name / file).read_bytes(), (
             f"golden/{name}/{file} is out of date: run "
-            f"`lstm-ref golden generate --suite {name} --certify arb`")
+            f"`lstm-ref golden generate --suite {name} --certify arb`"
+        )
 
 
 def test_ziv_and_arb_certify_the_same_roundings(tmp_path):
@@ -42,11 +43,11 @@ def test_ziv_and_arb_certify_the_same_roundings(tmp_path):
     assert verify(tmp_path) == []
     ziv, arb = load_suite(tmp_path), load_suite(GOLDEN / "smoke")
     assert [c.id for c in ziv] == [c.id for c in arb]
-    for a, b in zip(ziv, arb):
+    for a, b in zip(ziv, arb, strict=True):
         assert a.certification["method"] == "ziv-mpmath" and b.certification["method"] == "arb"
         for fmt in ("float64", "float32", "float16", "bfloat16"):
             for name in a.names:
-                pairs = zip(a.stored[name][fmt], b.stored[name][fmt])
+                pairs = zip(a.stored[name][fmt], b.stored[name][fmt], strict=True)
                 assert all(x is None or x == y for x, y in pairs), (a.id, name, fmt)
                 assert None not in b.stored[name][fmt]
 
@@ -86,8 +87,14 @@ def test_every_stored_rounding_is_certified(name):
 def test_expected_values_agree_with_the_textbook():
     """The stored float64 outputs, against the independent float64 transcription."""
     for case in load_suite(GOLDEN / "standard"):
-        y, h_n, c_n, y_out = textbook.run(case.spec, dict(case.params), case.inputs.x,
-                                          case.inputs.h0, case.inputs.c0, case.inputs.seq_lens)
+        y, h_n, c_n, y_out = textbook.run(
+            case.spec,
+            dict(case.params),
+            case.inputs.x,
+            case.inputs.h0,
+            case.inputs.c0,
+            case.inputs.seq_lens,
+        )
         expected = case.expected("float64")
         theirs = {"y": y, "h_n": h_n, "c_n": c_n, "y_out": y_out}
         for name, value in theirs.items():
@@ -99,8 +106,12 @@ def test_expected_values_agree_with_the_textbook():
 
 def test_loader_gives_every_dtype():
     case = load_suite(GOLDEN / "smoke")[0]
-    for dtype, kind in [("float64", np.float64), ("float32", np.float32),
-                        ("float16", np.float16), ("bfloat16", np.float32)]:
+    for dtype, kind in [
+        ("float64", np.float64),
+        ("float32", np.float32),
+        ("float16", np.float16),
+        ("bfloat16", np.float32),
+    ]:
         x, h0, c0 = case.inputs_as(dtype)
         assert x.dtype == kind and np.array_equal(x.astype(np.float64), case.inputs.x)
         assert all(v.dtype == kind for v in case.expected(dtype).values())
@@ -112,15 +123,20 @@ def test_loader_gives_every_dtype():
 
 def test_suite_name_resolution_and_errors():
     assert [c.id for c in load_suite("smoke")] == [c.id for c in load_suite(GOLDEN / "smoke")]
-    with pytest.raises(FileNotFoundError, match="`suite` 'nope' is neither a directory nor a suite"):
+    with pytest.raises(
+        FileNotFoundError, match="`suite` 'nope' is neither a directory nor a suite"
+    ):
         load_suite("nope")
 
 
 def test_a_named_suite_missing_everywhere_is_generated_into_the_cache(tmp_path, monkeypatch):
     """An installed wheel carries no golden data: the named suite is generated once."""
     from lstm_ref.golden import load as loader
+
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr(loader, "__file__", str(tmp_path / "site" / "lstm_ref" / "golden" / "load.py"))
+    monkeypatch.setattr(
+        loader, "__file__", str(tmp_path / "site" / "lstm_ref" / "golden" / "load.py")
+    )
     cases = load_suite("smoke")
     assert [c.id for c in cases] == [c.id for c in load_suite(GOLDEN / "smoke")]
     cached = loader.cache_root() / "smoke"
@@ -130,6 +146,7 @@ def test_a_named_suite_missing_everywhere_is_generated_into_the_cache(tmp_path, 
 
 
 # --- corruption -----------------------------------------------------------------------
+
 
 @pytest.fixture
 def copy(tmp_path):
@@ -153,6 +170,7 @@ def edit(function):
         document = json.loads(text)
         function(document)
         return json.dumps(document)
+
     return change
 
 
@@ -164,6 +182,7 @@ def test_changed_digit_is_caught_by_recomputation(copy):
     def corrupt(document):
         mid = first_test(document)["expected"]["y"]["mid"]
         mid[7] = mid[7][:-12] + ("1" if mid[7][-12] != "1" else "2") + mid[7][-11:]
+
     rewrite(copy, "lstm.json", edit(corrupt))
     problems = verify(copy)
     assert len(problems) == 1
@@ -175,6 +194,7 @@ def test_changed_rounding_is_caught(copy):
     def corrupt(document):
         stored = first_test(document)["expected"]["h_n"]["float32"]
         stored[2] = "0x1p-1" if stored[2] != "0x1p-1" else "0x1p-2"
+
     rewrite(copy, "gru.json", edit(corrupt))
     (problem,) = verify(copy)
     assert problem.startswith(f"{copy / 'gru.json'}: test 'gru-basic': h_n[2] float32: stored ")
@@ -184,14 +204,19 @@ def test_changed_rounding_is_caught(copy):
 def test_changed_input_is_caught(copy):
     def corrupt(document):
         first_test(document)["inputs"]["x"]["values"][0] = "0x1p-3"
+
     rewrite(copy, "rnn.json", edit(corrupt))
     problems = verify(copy)
     assert problems and all("test 'rnn-tanh'" in p for p in problems)
 
 
 def test_changed_byte_without_manifest_is_a_checksum_error(copy):
-    rewrite(copy, "lstm.json", lambda t: t.replace('"mid": ["0.', '"mid": ["1.', 1),
-            update_manifest=False)
+    rewrite(
+        copy,
+        "lstm.json",
+        lambda t: t.replace('"mid": ["0.', '"mid": ["1.', 1),
+        update_manifest=False,
+    )
     (problem,) = verify(copy)
     assert problem.startswith(f"{copy / 'lstm.json'}: sha256 ")
     assert "differs from the manifest's" in problem and "regenerate it" in problem
@@ -216,6 +241,7 @@ def test_schema_violation(copy):
     def corrupt(document):
         first_test(document)["flags"] = "GateOrder"
         del document["testGroups"][0]["tests"][0]["comment"]
+
     rewrite(copy, "lstm.json", edit(corrupt))
     (problem,) = verify(copy)
     assert problem == (
@@ -228,8 +254,10 @@ def test_schema_violation(copy):
 def test_unknown_version(copy):
     rewrite(copy, "rnn.json", edit(lambda d: d.update(formatVersion=2)))
     (problem,) = verify(copy)
-    assert problem == (f"{copy / 'rnn.json'}: `formatVersion` 2 is not supported; this lstm_ref "
-                       "reads 1: upgrade lstm_ref or regenerate the file")
+    assert problem == (
+        f"{copy / 'rnn.json'}: `formatVersion` 2 is not supported; this lstm_ref "
+        "reads 1: upgrade lstm_ref or regenerate the file"
+    )
 
 
 def test_missing_and_unlisted_files(copy):
@@ -289,8 +317,10 @@ def test_a_folder_of_suites_reports_each_suite(copy, capsys):
 def test_a_folder_without_suites_is_an_error_naming_it(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
-    expected = (f"'{empty}': expected a golden suite (a folder with manifest.json) or a folder "
-                "of suites; found an empty folder")
+    expected = (
+        f"'{empty}': expected a golden suite (a folder with manifest.json) or a folder "
+        "of suites; found an empty folder"
+    )
     with pytest.raises(GoldenFormatError) as error:
         suite_directories(empty)
     assert str(error.value) == expected
@@ -311,7 +341,8 @@ def test_a_folder_without_suites_is_an_error_naming_it(tmp_path, capsys):
     assert str(error.value) == (
         f"'{other}': expected a golden suite (a folder with manifest.json) or a folder of "
         "suites; found a folder without manifest.json and without suites, holding file0.txt, "
-        "file1.txt, file2.txt, file3.txt, file4.txt, file5.txt, file6.txt, file7.txt and 3 more")
+        "file1.txt, file2.txt, file3.txt, file4.txt, file5.txt, file6.txt, file7.txt and 3 more"
+    )
     with pytest.raises(GoldenFormatError, match="; found a file$"):
         suite_directories(GOLDEN / "smoke" / "lstm.json")
 
@@ -354,6 +385,7 @@ def test_schema_validator_agrees_with_jsonschema(mutation):
 
 # --- catalogue -----------------------------------------------------------------------
 
+
 def test_catalogue_covers_every_flag_and_variant():
     standard = suite("standard")
     used = {flag for case in standard for flag in case.flags}
@@ -383,18 +415,22 @@ def test_edge_suite_generates_and_verifies(tmp_path):
 def test_saturated_values_get_honest_enclosures(method):
     """tanh(128) rounds to 1 at any working precision a first try uses: agreement of two
     precisions must not be taken for exactness. The truth is computed at 2000 bits."""
+    from fractions import Fraction
+
+    import mpmath
+
     from lstm_ref.golden.certify import certify
     from lstm_ref.golden.generate import values_at
     from lstm_ref.inputs import validate_inputs
     from lstm_ref.params import Params
     from lstm_ref.spec import Spec
-    import mpmath
-    from fractions import Fraction
+
     spec = Spec("rnn", input_size=1, hidden_size=1, bias=False)
     params = Params(spec, {"layer0.W_x": [[128.0]], "layer0.W_h": [[0.0]]})
     inputs = validate_inputs(spec, np.ones((1, 1, 1)))
-    certified = certify(lambda bits, arith: values_at(spec, params, inputs, {}, bits, arith),
-                        30, method)
+    certified = certify(
+        lambda bits, arith: values_at(spec, params, inputs, {}, bits, arith), 30, method
+    )
     truth = values_at(spec, params, inputs, {}, 2000)["y"].flat[0]
     mid, rad = Fraction(certified.mid["y"][0]), Fraction(certified.rad["y"][0])
     sign, man, exp, _ = truth._mpf_
@@ -405,8 +441,11 @@ def test_saturated_values_get_honest_enclosures(method):
 def test_thread_pools_are_refused(tmp_path):
     """mpmath's working precision is per process: threads would disturb each other."""
     from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(2) as pool, pytest.raises(ValueError, match="`executor` must run "
-                                                      "tasks in separate processes"):
+
+    with (
+        ThreadPoolExecutor(2) as pool,
+        pytest.raises(ValueError, match="`executor` must run tasks in separate processes"),
+    ):
         generate("smoke", tmp_path, quiet=True, executor=pool)
     assert not any(tmp_path.iterdir())
 
@@ -420,10 +459,15 @@ def test_generation_is_identical_whatever_runs_it(runner, tmp_path):
     elif runner == "processes":
         generate("smoke", tmp_path, quiet=True, method="arb", workers=2)
     else:
-        distributed = pytest.importorskip("distributed", reason="dask.distributed is in the test extra")
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      dashboard_address=None) as cluster, \
-                distributed.Client(cluster) as client:
+        distributed = pytest.importorskip(
+            "distributed", reason="dask.distributed is in the test extra"
+        )
+        with (
+            distributed.LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
             generate("smoke", tmp_path, quiet=True, method="arb", executor=client.get_executor())
     for file in (GOLDEN / "smoke").iterdir():
         assert (tmp_path / file.name).read_bytes() == file.read_bytes(), (runner, file.name)
@@ -434,6 +478,7 @@ def test_precision_rises_by_the_bits_the_radii_show_missing():
     doubling the precision once would not decide it; the second evaluation goes straight
     to a precision that does. `max_bits` still caps the rise."""
     import flint
+
     from lstm_ref.golden.certify import certify
 
     def wrapping(bits, arithmetic):
@@ -441,8 +486,11 @@ def test_precision_rises_by_the_bits_the_radii_show_missing():
         flint.ctx.prec = bits
         try:
             third = flint.arb(1) / 3  # radius about 2^-bits
-            return {"y": np.array([third + flint.arb(0, 1) * flint.arb(2) ** (300 - bits) * third],
-                                  dtype=object)}
+            return {
+                "y": np.array(
+                    [third + flint.arb(0, 1) * flint.arb(2) ** (300 - bits) * third], dtype=object
+                )
+            }
         finally:
             flint.ctx.prec = saved
 
@@ -460,6 +508,7 @@ def test_float64_shortcuts_decide_exactly_as_the_exact_decision():
     binade edges, subnormals) it must decide exactly as the exact path does."""
     import flint
     import mpmath
+
     from lstm_ref.golden.certify import _ball, _decide, _Enclosures
 
     saved = flint.ctx.prec
@@ -468,20 +517,38 @@ def test_float64_shortcuts_decide_exactly_as_the_exact_decision():
         rng = np.random.default_rng(5)
         balls = []
         for _ in range(3000):
-            m = float(rng.choice([1.0, -1.0]) * rng.uniform(0.5, 2) * 2.0 ** rng.integers(-1070, 60))
+            m = float(
+                rng.choice([1.0, -1.0]) * rng.uniform(0.5, 2) * 2.0 ** rng.integers(-1070, 60)
+            )
             spacing = np.spacing(abs(m))
-            offset = rng.choice([0.0, 0.5 * spacing, 0.5 * spacing * (1 - 2.0**-30),
-                                 2.0 ** -9 * abs(m), spacing * rng.uniform(-1, 1)])
+            offset = rng.choice(
+                [
+                    0.0,
+                    0.5 * spacing,
+                    0.5 * spacing * (1 - 2.0**-30),
+                    2.0**-9 * abs(m),
+                    spacing * rng.uniform(-1, 1),
+                ]
+            )
             mid = flint.arb(m) + flint.arb(offset)
-            radius = abs(float(mid)) * float(rng.choice([0.0, 1e-40, 1e-30, 1e-30 * (1 + 2.0**-45),
-                                                         1e-30 * (1 - 2.0**-45), 1e-10]))
+            radius = abs(float(mid)) * float(
+                rng.choice(
+                    [0.0, 1e-40, 1e-30, 1e-30 * (1 + 2.0**-45), 1e-30 * (1 - 2.0**-45), 1e-10]
+                )
+            )
             ball = mid + flint.arb(0, 1) * flint.arb(radius) if radius else mid
             balls.append(ball)
-        balls += [flint.arb(0), flint.arb(0) + flint.arb(0, 1) * flint.arb(2.0**-80), flint.arb(2.0**-1074)]
+        balls += [
+            flint.arb(0),
+            flint.arb(0) + flint.arb(0, 1) * flint.arb(2.0**-80),
+            flint.arb(2.0**-1074),
+        ]
         shapes = {"y": (len(balls),)}
         with mpmath.workprec(600):
             fast, fast_ok = _decide({"y": _Enclosures(balls=balls)}, shapes, 30)
-            exact, exact_ok = _decide({"y": _Enclosures(pairs=[_ball(b) for b in balls])}, shapes, 30)
+            exact, exact_ok = _decide(
+                {"y": _Enclosures(pairs=[_ball(b) for b in balls])}, shapes, 30
+            )
         assert fast.rounded == exact.rounded and fast.undecided == exact.undecided
         assert 0 < len(exact.undecided["y"]) < len(balls)  # both outcomes occur
     finally:

@@ -25,6 +25,7 @@ GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "standard"
 
 def permute(order_from, order_to):
     """Blocks stored in `order_from` read as if they were in `order_to`."""
+
     def apply(spec, params):
         if spec.cell != "lstm" or spec.input_forget:
             return None
@@ -35,6 +36,7 @@ def permute(order_from, order_to):
                     if name.endswith(f".{kind}[{dst}]"):
                         moved[name] = params[name.replace(f"[{dst}]", f"[{src}]")]
         return spec, moved
+
     return apply
 
 
@@ -45,7 +47,7 @@ def gru_swap_r_z(spec, params):
     moved = {}
     for name, value in params.items():
         key = next((k for k in swap if name.endswith(k)), None)
-        moved[name if key is None else name[: -3] + swap[key]] = value
+        moved[name if key is None else name[:-3] + swap[key]] = value
     return spec, moved
 
 
@@ -54,6 +56,7 @@ def add_to(suffix, amount):
         if not spec.bias or not any(n.endswith(suffix) for n in params):
             return None
         return spec, {n: v + amount if n.endswith(suffix) else v for n, v in params.items()}
+
     return apply
 
 
@@ -62,6 +65,7 @@ def drop(kind):
         if not spec.bias:
             return None
         return spec, {n: 0 * v if f".{kind}" in n else v for n, v in params.items()}
+
     return apply
 
 
@@ -119,6 +123,7 @@ def cell_clip_added(spec, params):
 def mistake(name, condition=lambda spec: True):
     def apply(spec, params):
         return (spec, params, name) if condition(spec) else None
+
     return apply
 
 
@@ -138,12 +143,13 @@ MUTANTS = {
     "cell clip missing": cell_clip_missing,
     "cell clip of 3 added": cell_clip_added,
     "backward direction not re-aligned in time": mistake(
-        "reverse_not_realigned", lambda s: s.direction != "forward"),
+        "reverse_not_realigned", lambda s: s.direction != "forward"
+    ),
     "padding consumed instead of masked": mistake("padding_consumed"),
-    "peephole on the wrong cell state": mistake(
-        "peephole_on_previous_cell", lambda s: s.peepholes),
+    "peephole on the wrong cell state": mistake("peephole_on_previous_cell", lambda s: s.peepholes),
     "projection misapplied: output gate after the projection": mistake(
-        "gate_after_projection", lambda s: bool(s.proj_size)),
+        "gate_after_projection", lambda s: bool(s.proj_size)
+    ),
     "fp16 accumulation where fp32 was promised": mistake("fp16_accumulation"),
     "TF32 matrix products where fp32 was promised": mistake("tf32_matmul"),
     "state order swapped: h_n and c_n": "swap-states",
@@ -156,8 +162,13 @@ def cases():
     out = []
     for case in load_suite(GOLDEN):
         exact = case.expected("float64")
-        args = (dict(case.params), case.inputs.x, case.inputs.h0, case.inputs.c0,
-                case.inputs.seq_lens)
+        args = (
+            dict(case.params),
+            case.inputs.x,
+            case.inputs.h0,
+            case.inputs.c0,
+            case.inputs.seq_lens,
+        )
         f32 = textbook.run(case.spec, *args, dtype=np.float32)
         tolerance = {}
         for name, value in zip(("y", "h_n", "c_n", "y_out"), f32, strict=True):
@@ -205,8 +216,9 @@ def test_standard_suite_catches(mutant):
             if changed is None:
                 continue
             spec, new_params, *name = changed
-            outputs = textbook.run(spec, new_params, x, h0, c0, lens,
-                                   mistake=name[0] if name else None)
+            outputs = textbook.run(
+                spec, new_params, x, h0, c0, lens, mistake=name[0] if name else None
+            )
         applicable += 1
         if misses(outputs, exact, tolerance) > 1:
             caught.append(case.id)

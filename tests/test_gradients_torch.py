@@ -29,8 +29,9 @@ def test_gradients_match_torch_autograd(name):
     x = torch.tensor(inputs.x, requires_grad=True)
     h0 = torch.tensor(inputs.h0, requires_grad=True)
     c0 = None if inputs.c0 is None else torch.tensor(inputs.c0, requires_grad=True)
-    packed = torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor(inputs.seq_lens),
-                                                     enforce_sorted=False)
+    packed = torch.nn.utils.rnn.pack_padded_sequence(
+        x, torch.tensor(inputs.seq_lens), enforce_sorted=False
+    )
     y, state = module(packed, h0 if c0 is None else (h0, c0))
     y, _ = torch.nn.utils.rnn.pad_packed_sequence(y, total_length=inputs.steps)
     h_n, c_n = (state, None) if c0 is None else state

@@ -23,8 +23,14 @@ def representable_in_float16_normal(values):
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_generated_values_are_exact_in_every_dtype(cell):
-    spec = Spec(cell, 5, 6, num_layers=2, direction="bidirectional",
-                **({"proj_size": 3, "peepholes": True} if cell == "lstm" else {}))
+    spec = Spec(
+        cell,
+        5,
+        6,
+        num_layers=2,
+        direction="bidirectional",
+        **({"proj_size": 3, "peepholes": True} if cell == "lstm" else {}),
+    )
     values = [*random_params(spec, seed=7).values()]
     inputs = random_inputs(spec, steps=4, batch=3, seed=7, scale=2.0**-6)
     values += [inputs.x, inputs.h0] + ([inputs.c0] if inputs.c0 is not None else [])
@@ -37,16 +43,18 @@ def test_generated_values_are_exact_in_every_dtype(cell):
 
 def test_on_grid_agrees_with_both_formats():
     rng = np.random.default_rng(0)
-    candidates = np.concatenate([
-        rng.standard_normal(2000) * 2.0 ** rng.integers(-20, 20, 2000),
-        to_grid(rng.standard_normal(2000)),
-    ])
+    candidates = np.concatenate(
+        [
+            rng.standard_normal(2000) * 2.0 ** rng.integers(-20, 20, 2000),
+            to_grid(rng.standard_normal(2000)),
+        ]
+    )
     expected = representable_in_bfloat16(candidates) & representable_in_float16_normal(candidates)
     np.testing.assert_array_equal(on_grid(candidates), expected)
 
 
 def test_to_grid_rounds_to_nearest():
-    values = np.array([1 + 2**-9, 1 + 3 * 2**-9, 1.0 / 3.0, -2.0**-15, 0.0])
+    values = np.array([1 + 2**-9, 1 + 3 * 2**-9, 1.0 / 3.0, -(2.0**-15), 0.0])
     # ties go to even: 1 + 2^-9 -> 1, 1 + 3*2^-9 -> 1 + 2^-7
     np.testing.assert_array_equal(to_grid(values), [1.0, 1 + 2**-7, 0.333984375, 0.0, 0.0])
 
@@ -74,7 +82,10 @@ def test_bad_scale(scale):
 
 
 def test_to_grid_refuses_values_that_round_past_float16():
-    with pytest.raises(ValueError, match="`values` must round to at most 65504.0 on the grid; "
-                                         "got max 65504.0, which rounds to 65536.0"):
+    with pytest.raises(
+        ValueError,
+        match="`values` must round to at most 65504.0 on the grid; "
+        "got max 65504.0, which rounds to 65536.0",
+    ):
         to_grid(np.array([65504.0]))
     assert to_grid(np.array([65280.0]))[0] == 65280.0

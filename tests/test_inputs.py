@@ -67,10 +67,15 @@ def test_h0_inf():
     [
         (np.array([5, 6]), "`seq_lens` must lie in [0, T] = [0, 5]; got 6 at index 1"),
         (np.array([-1, 2]), "`seq_lens` must lie in [0, T] = [0, 5]; got -1 at index 0"),
-        (np.array([5]), "`seq_lens` must be an integer array of shape (B,) = (2,); got dtype "
-                        "int64, shape (1,)"),
-        (np.array([2.0, 3.0]), "`seq_lens` must be an integer array of shape (B,) = (2,); got "
-                               "dtype float64, shape (2,)"),
+        (
+            np.array([5]),
+            "`seq_lens` must be an integer array of shape (B,) = (2,); got dtype int64, shape (1,)",
+        ),
+        (
+            np.array([2.0, 3.0]),
+            "`seq_lens` must be an integer array of shape (B,) = (2,); got "
+            "dtype float64, shape (2,)",
+        ),
     ],
 )
 def test_seq_lens(seq_lens, expected):
@@ -111,7 +116,8 @@ def test_forward_validates_and_does_not_touch_inputs():
     forward(spec, params, x)
     assert np.array_equal(x, np.ones((2, 1, 2)))
     assert message(forward, spec, params, x, digits=0) == (
-        "`digits` must be a positive integer; got 0")
+        "`digits` must be a positive integer; got 0"
+    )
     assert message(forward, spec, params, x, bits=32) == (
         "the working precision must be in [64, 1048576] bits; got 32"
     )

@@ -21,8 +21,10 @@ from lstm_ref.frameworks import keras_run  # noqa: E402
 from lstm_ref.golden.load import load_suite  # noqa: E402
 from lstm_ref.layouts.keras import to_keras  # noqa: E402
 
-TANH = "activations only float32-accurate in a float64 computation (Keras 3 on JAX: " \
-       "keras.ops.tanh returns float32 for float64 input)"
+TANH = (
+    "activations only float32-accurate in a float64 computation (Keras 3 on JAX: "
+    "keras.ops.tanh returns float32 for float64 input)"
+)
 
 
 @functools.cache
@@ -52,27 +54,48 @@ def test_keras_float64_tanh_is_float32_and_named():
         report = check(implementation("float64"), cell=cell, layout="keras", dtype="float64")
         failed = {c.id for c in report.cases if c.status == "fail"}
         sent = {c.id for c in report.cases if c.status != "unsupported"}
-        uses_tanh = {c.id for c in load_suite("standard") if c.id in sent
-                     and "Tanh" in map(str, c.spec.activations)}
+        uses_tanh = {
+            c.id
+            for c in load_suite("standard")
+            if c.id in sent and "Tanh" in map(str, c.spec.activations)
+        }
         assert failed == uses_tanh, str(report)
         assert report.diagnoses == [TANH]
         assert all(TANH in c.diagnoses for c in report.cases if c.status == "fail")
-    passing = {c.id for c in check(implementation("float64"), cell="lstm", layout="keras",
-                                   dtype="float64").cases if c.status == "pass"}
-    assert passing == {"lstm-act-Relu", "lstm-act-Affine", "lstm-act-Elu", "lstm-act-Softsign",
-                       "lstm-act-Softplus"}
+    passing = {
+        c.id
+        for c in check(
+            implementation("float64"), cell="lstm", layout="keras", dtype="float64"
+        ).cases
+        if c.status == "pass"
+    }
+    assert passing == {
+        "lstm-act-Relu",
+        "lstm-act-Affine",
+        "lstm-act-Elu",
+        "lstm-act-Softsign",
+        "lstm-act-Softplus",
+    }
     # SimpleRNN in float64 with tanh does not run: Keras's failure, an error of the
     # implementation (the check fails), not a case the layout cannot express
     report = check(implementation("float64"), cell="rnn", layout="keras", dtype="float64")
     assert not report.passed
     errors = {c.id: c.reason for c in report.cases if c.status == "error"}
     sent = {c.id for c in report.cases if c.status != "unsupported"}
-    assert set(errors) == {c.id for c in load_suite("standard") if c.id in sent
-                           and "Tanh" in map(str, c.spec.activations)} == {"rnn-tanh",
-                                                                          "rnn-single-step"}
-    assert all(reason.startswith("the implementation raised RuntimeError: Keras ")
-               and "keras.ops.tanh returns float32 for float64 input" in reason
-               for reason in errors.values())
+    assert (
+        set(errors)
+        == {
+            c.id
+            for c in load_suite("standard")
+            if c.id in sent and "Tanh" in map(str, c.spec.activations)
+        }
+        == {"rnn-tanh", "rnn-single-step"}
+    )
+    assert all(
+        reason.startswith("the implementation raised RuntimeError: Keras ")
+        and "keras.ops.tanh returns float32 for float64 input" in reason
+        for reason in errors.values()
+    )
     assert {c.status for c in report.cases if c.id in sent and c.id not in errors} == {"pass"}
 
 
@@ -82,11 +105,20 @@ def test_keras_gru_reset_before_built_from_canonical_params_reproduces_golden():
     case = golden("gru-reset-before")
     keras = keras_run.keras_on_jax()
     weights = to_keras(case.spec, case.params)
-    layer = keras.layers.GRU(case.spec.hidden_size, reset_after=False, return_sequences=True,
-                             return_state=True, dtype="float32")
+    layer = keras.layers.GRU(
+        case.spec.hidden_size,
+        reset_after=False,
+        return_sequences=True,
+        return_state=True,
+        dtype="float32",
+    )
     layer.build((None, None, case.spec.input_size))
-    layer.set_weights([weights[f"layer0/forward/{w}"].astype(np.float32)
-                       for w in ("kernel", "recurrent_kernel", "bias")])
+    layer.set_weights(
+        [
+            weights[f"layer0/forward/{w}"].astype(np.float32)
+            for w in ("kernel", "recurrent_kernel", "bias")
+        ]
+    )
     x, h0, _ = case.inputs_as("float32")
     y, h_n = layer(x.transpose(1, 0, 2), initial_state=[h0[0]])
     expected = case.expected("float32")
@@ -96,6 +128,7 @@ def test_keras_gru_reset_before_built_from_canonical_params_reproduces_golden():
 
 def test_keras_wrong_gate_order_fails_and_is_named():
     """f and c columns exchanged before Keras sees them: caught, and named."""
+
     def swapped(x, params, h0, c0, seq_lens=None, config=None):
         H = config["units"]
         moved = dict(params)
@@ -111,14 +144,18 @@ def test_keras_wrong_gate_order_fails_and_is_named():
     assert not report.passed
     assert len(report.diagnoses) == 1, report.diagnoses
     assert report.diagnoses[0].startswith(
-        "gate blocks permuted: the weights hold i,g,f,o where i,f,g,o was meant")
+        "gate blocks permuted: the weights hold i,g,f,o where i,f,g,o was meant"
+    )
 
 
 def test_keras_on_another_backend_is_refused():
-    code = ("import os; os.environ['KERAS_BACKEND'] = 'numpy'; import keras\n"
-            "from lstm_ref.frameworks.keras_run import implementation\n"
-            "try:\n    implementation('float32')\n"
-            "except RuntimeError as e:\n    print(e)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import os; os.environ['KERAS_BACKEND'] = 'numpy'; import keras\n"
+        "from lstm_ref.frameworks.keras_run import implementation\n"
+        "try:\n    implementation('float32')\n"
+        "except RuntimeError as e:\n    print(e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert "already imported with backend 'numpy'" in out, out

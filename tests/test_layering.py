@@ -13,8 +13,17 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "lstm_ref"
-FRAMEWORKS = ("torch", "onnx", "onnxruntime", "keras", "flax", "equinox", "jax", "jaxlib",
-              "tensorflow")
+FRAMEWORKS = (
+    "torch",
+    "onnx",
+    "onnxruntime",
+    "keras",
+    "flax",
+    "equinox",
+    "jax",
+    "jaxlib",
+    "tensorflow",
+)
 NAMES = re.compile(r"torch|onnx|keras|flax|equinox|jax|tensorflow", re.IGNORECASE)
 # Text in checker modules that is not ours to change: a profile's description says where
 # such arithmetic is found (lstm_ref/checker/profiles.py is the lead's).
@@ -90,7 +99,8 @@ def test_layouts_and_the_checker_work_without_any_framework():
         "assert onnx.to_onnx(spec, random_params(spec))['W'].shape == (1, 8, 3)\n"
         "print(sorted(LAYOUTS))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=PACKAGE.parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent
+    )
     assert out.returncode == 0, out.stderr
     assert "canonical" in out.stdout

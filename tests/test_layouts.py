@@ -50,8 +50,9 @@ def test_keras_refusals_name_their_reason():
     report = check(impl, cell="lstm", layout="keras", dtype="bfloat16", diagnose=False)
     reasons = {c.id: c.reason for c in report.cases if c.status == "unsupported"}
     assert reasons["lstm-peepholes"] == "layout 'keras' cannot express peepholes=True"
-    assert reasons["lstm-basic"].endswith("seq_lens with 0 (Keras backends disagree on fully "
-                                          "masked sequences)")
+    assert reasons["lstm-basic"].endswith(
+        "seq_lens with 0 (Keras backends disagree on fully masked sequences)"
+    )
     assert any("is not exact in bfloat16" in r for r in reasons.values())
 
 

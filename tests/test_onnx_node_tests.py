@@ -15,8 +15,12 @@ from lstm_ref.frameworks import onnx_node_tests  # noqa: E402
 
 def test_every_recurrent_node_test_is_read_and_close_to_exact():
     cases = onnx_node_tests.load()
-    assert {c.name for c in cases} >= {"test_lstm_defaults", "test_lstm_with_peepholes",
-                                       "test_gru_batchwise", "test_simple_rnn_bidirectional"}
+    assert {c.name for c in cases} >= {
+        "test_lstm_defaults",
+        "test_lstm_with_peepholes",
+        "test_gru_batchwise",
+        "test_simple_rnn_bidirectional",
+    }
     rows = [row for case in cases for row in onnx_node_tests.compare(case)]
     assert len({r.name for r in rows}) == len(cases)
     for row in rows:
@@ -32,5 +36,3 @@ def test_onnx_node_tests_command(capsys):
     assert out.startswith("| ONNX node test | output | max abs error |")
     assert "| test_lstm_with_peepholes | Y_h |" in out
     assert np.all([line.count("|") == 6 for line in out.strip().splitlines()])
-
-

@@ -9,8 +9,9 @@ import pytest
 from lstm_ref import Spec, forward, precision, random_inputs, random_params
 
 CASES = {
-    "lstm-bi-2-layers": dict(cell="lstm", num_layers=2, direction="bidirectional", proj_size=2,
-                             peepholes=True),
+    "lstm-bi-2-layers": dict(
+        cell="lstm", num_layers=2, direction="bidirectional", proj_size=2, peepholes=True
+    ),
     "gru-before": dict(cell="gru", gru_reset="before", direction="bidirectional", merge="mul"),
     "rnn-output": dict(cell="rnn", output_size=2, activations=("Softplus",)),
     "lstm-long": dict(cell="lstm", activations=("HardSigmoid", "Elu", "Softsign")),
@@ -27,14 +28,21 @@ def test_two_precisions_agree_to_45_digits(name):
     high = forward(spec, params, inputs.x, inputs.h0, inputs.c0, inputs.seq_lens, digits=100)
     assert high.bits > low.bits
     with mpmath.workdps(120):
-        for name_, a, b in [("y", low.y, high.y), ("h_n", low.h_n, high.h_n),
-                            ("c_n", low.c_n, high.c_n), ("y_out", low.y_out, high.y_out)]:
+        for name_, a, b in [
+            ("y", low.y, high.y),
+            ("h_n", low.h_n, high.h_n),
+            ("c_n", low.c_n, high.c_n),
+            ("y_out", low.y_out, high.y_out),
+        ]:
             if a is None:
                 continue
             for u, v in zip(a.values.flat, b.values.flat, strict=True):
                 # relative, with a floor for exact zeros (Relu, padding): 1e-75 absolute
                 assert abs(u - v) <= mpmath.mpf(10) ** -45 * max(abs(v), mpmath.mpf(10) ** -30), (
-                    name_, u, v)
+                    name_,
+                    u,
+                    v,
+                )
             assert any(v != 0 for v in b.values.flat)
 
 

@@ -23,8 +23,11 @@ from lstm_ref.golden.format import MANIFEST
 from lstm_ref.layouts import layout
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
-FUZZ = settings(max_examples=60, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def correct(x, params, h0, c0, seq_lens=None, config=None):
@@ -34,6 +37,7 @@ def correct(x, params, h0, c0, seq_lens=None, config=None):
 
 
 # --- implementations that misbehave ------------------------------------------------------
+
 
 def test_in_place_modification_and_views_do_not_leak():
     """An implementation that scribbles over its inputs and returns views of them: every
@@ -59,26 +63,30 @@ def test_in_place_modification_and_views_do_not_leak():
 
 
 def test_nan_inf_lists_and_odd_dtypes_are_reported_per_case():
-    answers = iter([
-        lambda y, h, c: (np.full_like(y, np.nan), h, c),
-        lambda y, h, c: (y, np.full_like(h, np.inf), c),
-        lambda y, h, c: (y.tolist(), h.tolist(), c),  # nested lists are read as arrays
-        lambda y, h, c: (y.astype(complex), h, c),
-        lambda y, h, c: ("y", h, c),
-    ])
+    answers = iter(
+        [
+            lambda y, h, c: (np.full_like(y, np.nan), h, c),
+            lambda y, h, c: (y, np.full_like(h, np.inf), c),
+            lambda y, h, c: (y.tolist(), h.tolist(), c),  # nested lists are read as arrays
+            lambda y, h, c: (y.astype(complex), h, c),
+            lambda y, h, c: ("y", h, c),
+        ]
+    )
 
     def odd(x, params, h0, c0, seq_lens=None, config=None):
         outputs = correct(x, params, h0, c0, seq_lens, config)
         answer = next(answers, None)
         return outputs if answer is None else answer(*outputs[:3])
 
-    report = check(odd, cell="rnn", layout="canonical", dtype="float64", suite="standard",
-                   diagnose=False)
+    report = check(
+        odd, cell="rnn", layout="canonical", dtype="float64", suite="standard", diagnose=False
+    )
     first = report.cases[:5]
     assert [c.status for c in first] == ["fail", "fail", "pass", "error", "error"]
     assert first[0].outputs[0].name == "y" and first[0].outputs[0].margin == float("inf")
-    assert first[3].reason == ("`y` must be an array of real numbers; got ndarray of dtype "
-                               "complex128")
+    assert first[3].reason == (
+        "`y` must be an array of real numbers; got ndarray of dtype complex128"
+    )
     assert first[4].reason == "`y` must be an array of real numbers; got str of dtype <U1"
     assert all(c.status == "pass" for c in report.cases[5:] if c.status != "unsupported")
 
@@ -93,17 +101,20 @@ def test_a_hanging_implementation_times_out_and_the_run_goes_on():
         return correct(x, params, h0, c0, seq_lens, config)
 
     start = time.monotonic()
-    report = check(sometimes_hangs, cell="gru", layout="canonical", dtype="float64",
-                   suite="smoke", timeout=1.0)
+    report = check(
+        sometimes_hangs, cell="gru", layout="canonical", dtype="float64", suite="smoke", timeout=1.0
+    )
     assert time.monotonic() - start < 20
     assert [c.status for c in report.cases] == ["pass", "error"]
-    assert report.cases[1].reason == ("the implementation raised TimeoutError: did not return "
-                                      "within 1.0 s")
+    assert report.cases[1].reason == (
+        "the implementation raised TimeoutError: did not return within 1.0 s"
+    )
     with pytest.raises(ValueError, match="`timeout` must be a positive number of seconds; got 0"):
         check(correct, cell="gru", layout="canonical", timeout=0)
 
 
 # --- files ----------------------------------------------------------------------------
+
 
 def test_interrupted_write_leaves_no_half_file(tmp_path, monkeypatch):
     target = tmp_path / "lstm.json"
@@ -130,19 +141,58 @@ def test_no_pickle_anywhere():
 
 # --- fuzzing ---------------------------------------------------------------------------
 
-values = st.one_of(st.none(), st.booleans(), st.integers(-3, 5000), st.floats(allow_nan=True),
-                   st.text(max_size=8), st.sampled_from(["lstm", "gru", "rnn", "forward",
-                   "reverse", "bidirectional", "concat", "sum", "none", "after", "before",
-                   "tanh", "relu", "carry", "1/6", "Sigmoid", "HardSigmoid(1/6)"]))
-OPTIONS = ["cell", "input_size", "hidden_size", "num_layers", "direction", "merge", "bias",
-           "proj_size", "peepholes", "input_forget", "cell_clip", "activation_clip",
-           "forget_bias", "nonlinearity", "gru_reset", "output_size", "output_activation",
-           "padded_outputs"]
+values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 5000),
+    st.floats(allow_nan=True),
+    st.text(max_size=8),
+    st.sampled_from(
+        [
+            "lstm",
+            "gru",
+            "rnn",
+            "forward",
+            "reverse",
+            "bidirectional",
+            "concat",
+            "sum",
+            "none",
+            "after",
+            "before",
+            "tanh",
+            "relu",
+            "carry",
+            "1/6",
+            "Sigmoid",
+            "HardSigmoid(1/6)",
+        ]
+    ),
+)
+OPTIONS = [
+    "cell",
+    "input_size",
+    "hidden_size",
+    "num_layers",
+    "direction",
+    "merge",
+    "bias",
+    "proj_size",
+    "peepholes",
+    "input_forget",
+    "cell_clip",
+    "activation_clip",
+    "forget_bias",
+    "nonlinearity",
+    "gru_reset",
+    "output_size",
+    "output_activation",
+    "padded_outputs",
+]
 
 
 @FUZZ
-@given(st.dictionaries(st.sampled_from(OPTIONS), values, max_size=8),
-       st.lists(values, max_size=4))
+@given(st.dictionaries(st.sampled_from(OPTIONS), values, max_size=8), st.lists(values, max_size=4))
 def test_fuzz_spec_parser(options, activations):
     options = {"cell": "lstm", "input_size": 3, "hidden_size": 4} | options
     if activations:
@@ -174,18 +224,22 @@ def test_fuzz_golden_loader(tmp_path_factory, smoke_text, data):
     elif kind == "byte":
         at = data.draw(st.integers(0, len(text) - 1))
         byte = data.draw(st.sampled_from(list('0123456789"{}[],:.-epx ')))
-        text = text[:at] + byte + text[at + 1:]
+        text = text[:at] + byte + text[at + 1 :]
     else:
         document = json.loads(text)
         test = document["testGroups"][0]["tests"][0]
         target = data.draw(st.sampled_from(["inputs", "params", "expected", "certification"]))
         key = data.draw(st.sampled_from(sorted(test[target])))
-        test[target][key] = data.draw(st.one_of(st.none(), st.integers(), st.text(max_size=5),
-                                                st.lists(st.integers(), max_size=3)))
+        test[target][key] = data.draw(
+            st.one_of(
+                st.none(), st.integers(), st.text(max_size=5), st.lists(st.integers(), max_size=3)
+            )
+        )
         text = json.dumps(document)
     (directory / "rnn.json").write_text(text)
     manifest = json.loads((directory / MANIFEST).read_text())
     from lstm_ref.files import sha256
+
     manifest["files"]["rnn.json"] = sha256(directory / "rnn.json")
     (directory / MANIFEST).write_text(json.dumps(manifest))
     try:
@@ -195,10 +249,16 @@ def test_fuzz_golden_loader(tmp_path_factory, smoke_text, data):
 
 
 returned = st.recursive(
-    st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=3),
-              st.builds(np.zeros, st.tuples(st.integers(0, 4), st.integers(0, 4)))),
-    lambda children: st.one_of(st.lists(children, max_size=4),
-                               st.tuples(children, children, children)),
+    st.one_of(
+        st.none(),
+        st.integers(),
+        st.floats(),
+        st.text(max_size=3),
+        st.builds(np.zeros, st.tuples(st.integers(0, 4), st.integers(0, 4))),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.tuples(children, children, children)
+    ),
     max_leaves=12,
 )
 
@@ -208,6 +268,7 @@ returned = st.recursive(
 def test_fuzz_checker_reads_any_return_value(value):
     """Whatever an implementation returns, its case is reported (pass, fail or error)."""
     case = load_suite("smoke")[3]  # gru-basic
-    report, _, _ = run_case(lambda *a, **k: value, case, layout("canonical"), "float64",
-                            profile_for("float64"))
+    report, _, _ = run_case(
+        lambda *a, **k: value, case, layout("canonical"), "float64", profile_for("float64")
+    )
     assert report.status in ("fail", "error"), report

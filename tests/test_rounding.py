@@ -13,8 +13,12 @@ import pytest
 
 from lstm_ref.exact.rounding import FORMATS, round_array, round_to
 
-LAYOUT = {"float64": (53, -1022, 1023), "float32": (24, -126, 127),
-          "float16": (11, -14, 15), "bfloat16": (8, -126, 127)}
+LAYOUT = {
+    "float64": (53, -1022, 1023),
+    "float32": (24, -126, 127),
+    "float16": (11, -14, 15),
+    "bfloat16": (8, -126, 127),
+}
 
 
 def nearest(value: Fraction, precision: int, emin: int, emax: int) -> float:
@@ -30,8 +34,9 @@ def nearest(value: Fraction, precision: int, emin: int, emax: int) -> float:
     quantum = Fraction(2) ** (max(top, emin) - precision + 1)
     low = math.floor(magnitude / quantum)
     below, above = low * quantum, (low + 1) * quantum
-    if magnitude - below < above - magnitude or (magnitude - below == above - magnitude
-                                                 and low % 2 == 0):
+    if magnitude - below < above - magnitude or (
+        magnitude - below == above - magnitude and low % 2 == 0
+    ):
         chosen = below
     else:
         chosen = above
@@ -82,8 +87,9 @@ def test_special_values_and_bad_dtype():
         values = np.array([mpmath.mpf("nan"), mpmath.mpf("-inf"), mpmath.mpf(0)], dtype=object)
         out = round_array(values, "float32")
     assert np.isnan(out[0]) and out[1] == -np.inf and out[2] == 0
-    with pytest.raises(ValueError, match="`dtype` must be one of float64, float32, float16, "
-                                         "bfloat16; got 'int8'"):
+    with pytest.raises(
+        ValueError, match="`dtype` must be one of float64, float32, float16, bfloat16; got 'int8'"
+    ):
         round_array(values, "int8")
 
 
@@ -114,8 +120,23 @@ def test_numpy_rounding_of_doubles_equals_exact_rounding(name):
         values += [ties, np.nextafter(ties, np.inf), np.nextafter(ties, -np.inf), -ties]
     largest = fmt.largest
     threshold = largest + np.ldexp(1.0, fmt.emax - fmt.precision)  # halfway to 2^(emax+1)
-    values.append(np.array([largest, threshold, np.nextafter(threshold, 0), 2 * threshold,
-                            0.0, -0.0, np.inf, -np.inf, 5e-324, 1e308, -1e308]))
+    values.append(
+        np.array(
+            [
+                largest,
+                threshold,
+                np.nextafter(threshold, 0),
+                2 * threshold,
+                0.0,
+                -0.0,
+                np.inf,
+                -np.inf,
+                5e-324,
+                1e308,
+                -1e308,
+            ]
+        )
+    )
     doubles = np.concatenate(values)
     got, tie = round_floats(doubles, fmt)
     for value, rounded, is_tie in zip(doubles.tolist(), got.tolist(), tie.tolist(), strict=True):

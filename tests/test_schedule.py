@@ -18,10 +18,17 @@ from lstm_ref.inputs import validate_inputs
 def test_runs_follow_the_state_stack():
     spec = Spec("lstm", input_size=2, hidden_size=3, num_layers=2, direction="bidirectional")
     schedule = Schedule(spec, [2, 2])
-    found = [(r.layer, r.direction, r.index, r.prefix) for layer in range(2)
-             for r in schedule.runs(layer)]
-    assert found == [(0, "forward", 0, "layer0"), (0, "reverse", 1, "layer0_reverse"),
-                     (1, "forward", 2, "layer1"), (1, "reverse", 3, "layer1_reverse")]
+    found = [
+        (r.layer, r.direction, r.index, r.prefix)
+        for layer in range(2)
+        for r in schedule.runs(layer)
+    ]
+    assert found == [
+        (0, "forward", 0, "layer0"),
+        (0, "reverse", 1, "layer0_reverse"),
+        (1, "forward", 2, "layer1"),
+        (1, "reverse", 3, "layer1_reverse"),
+    ]
 
 
 def test_steps_cover_each_valid_prefix_once_in_order():
@@ -29,10 +36,18 @@ def test_steps_cover_each_valid_prefix_once_in_order():
     schedule = Schedule(spec, [4, 2, 0, 1])
     forward_run, reverse_run = schedule.runs(0)
     assert [(s.k, s.rows, s.times) for s in schedule.steps(forward_run)] == [
-        (0, [0, 1, 3], [0, 0, 0]), (1, [0, 1], [1, 1]), (2, [0], [2]), (3, [0], [3])]
+        (0, [0, 1, 3], [0, 0, 0]),
+        (1, [0, 1], [1, 1]),
+        (2, [0], [2]),
+        (3, [0], [3]),
+    ]
     # the reverse direction starts at each sequence's own last valid step
     assert [(s.k, s.rows, s.times) for s in schedule.steps(reverse_run)] == [
-        (0, [0, 1, 3], [3, 1, 0]), (1, [0, 1], [2, 0]), (2, [0], [1]), (3, [0], [0])]
+        (0, [0, 1, 3], [3, 1, 0]),
+        (1, [0, 1], [2, 0]),
+        (2, [0], [1]),
+        (3, [0], [0]),
+    ]
     assert [s.k for s in schedule.steps_backward(reverse_run)] == [3, 2, 1, 0]
 
 
@@ -78,11 +93,16 @@ def test_one_change_of_the_schedule_changes_all_four_walkers(monkeypatch):
 
     def everything(inputs):  # the four walkers on one case
         result = forward(spec, params, inputs.x, inputs.h0, inputs.c0, inputs.seq_lens, bits=80)
-        grads = backward(spec, params, inputs.x, inputs.h0, inputs.c0, inputs.seq_lens,
-                         cotangents=cot, bits=80)
+        grads = backward(
+            spec, params, inputs.x, inputs.h0, inputs.c0, inputs.seq_lens, cotangents=cot, bits=80
+        )
         reference = trajectory(spec, params, inputs, profile)
-        return (result.y.float64, grads.x.float64, reference.bounds["y"],
-                gradient_bounds(spec, params, inputs, cot, profile, reference)["grad.x"])
+        return (
+            result.y.float64,
+            grads.x.float64,
+            reference.bounds["y"],
+            gradient_bounds(spec, params, inputs, cot, profile, reference)["grad.x"],
+        )
 
     expected = everything(full)
     assert not np.array_equal(everything(short)[0], expected[0])

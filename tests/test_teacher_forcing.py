@@ -44,8 +44,9 @@ def _step(spec, p, x, h, c):
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.cell}-{s.direction}-{s.merge}")
 def test_references_are_one_textbook_step_from_the_implementations_own_state(spec):
     params, inputs, canonical = _case(spec)
-    y = textbook.run(spec, canonical, inputs.x, inputs.h0, inputs.c0, inputs.seq_lens,
-                     dtype=np.float32)[0].astype(np.float64)
+    y = textbook.run(
+        spec, canonical, inputs.x, inputs.h0, inputs.c0, inputs.seq_lens, dtype=np.float32
+    )[0].astype(np.float64)
     local = trajectory(spec, params, inputs, PROFILES["fp32"], forced_y=y)
     schedule = Schedule(spec, inputs.seq_lens)
     forced = schedule.forced(y)
@@ -54,22 +55,31 @@ def test_references_are_one_textbook_step_from_the_implementations_own_state(spe
         p = {n.split(".", 1)[1]: v for n, v in canonical.items() if n.startswith(run.prefix + ".")}
         mine = np.zeros(forced[run.key].shape)
         for b, n in enumerate(schedule.lens):
-            h = inputs.h0[run.index, b:b + 1]
-            c = None if inputs.c0 is None else inputs.c0[run.index, b:b + 1]
+            h = inputs.h0[run.index, b : b + 1]
+            c = None if inputs.c0 is None else inputs.c0[run.index, b : b + 1]
             order = range(n) if not run.reverse else range(n - 1, -1, -1)
             for t in order:
-                h_ref, c = _step(spec, p, inputs.x[t, b:b + 1], h, c)
+                h_ref, c = _step(spec, p, inputs.x[t, b : b + 1], h, c)
                 mine[t, b] = h_ref[0]
-                h = forced[run.key][t, b:b + 1]  # the implementation's own state goes on
-            np.testing.assert_allclose(local.outputs["h_n"][run.index, b],
-                                       mine[order[-1], b] if n else inputs.h0[run.index, b],
-                                       rtol=1e-13, atol=1e-15)
+                h = forced[run.key][t, b : b + 1]  # the implementation's own state goes on
+            np.testing.assert_allclose(
+                local.outputs["h_n"][run.index, b],
+                mine[order[-1], b] if n else inputs.h0[run.index, b],
+                rtol=1e-13,
+                atol=1e-15,
+            )
             if c is not None:
-                np.testing.assert_allclose(local.outputs["c_n"][run.index, b], c[0],
-                                           rtol=1e-13, atol=1e-15)
+                np.testing.assert_allclose(
+                    local.outputs["c_n"][run.index, b], c[0], rtol=1e-13, atol=1e-15
+                )
         parts.append(mine)
-    expected_y = (parts[0] if len(parts) == 1 else np.stack(parts, axis=2)
-                  if spec.merge == "none" else np.concatenate(parts, axis=-1))
+    expected_y = (
+        parts[0]
+        if len(parts) == 1
+        else np.stack(parts, axis=2)
+        if spec.merge == "none"
+        else np.concatenate(parts, axis=-1)
+    )
     np.testing.assert_allclose(local.outputs["y"], expected_y, rtol=1e-13, atol=1e-15)
     if spec.output_size is not None:  # the output layer reads the implementation's y
         a = y.reshape(-1, y.shape[-1]) @ canonical["output.W_y"].T + canonical["output.b_y"]
@@ -82,10 +92,14 @@ def test_references_are_one_textbook_step_from_the_implementations_own_state(spe
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.cell}-{s.direction}-{s.merge}")
 def test_a_correct_float32_implementation_passes_tighter_local_bounds(spec):
     params, inputs, canonical = _case(spec)
-    outputs = textbook.run(spec, canonical, inputs.x, inputs.h0, inputs.c0, inputs.seq_lens,
-                           dtype=np.float32)
-    actual = {name: np.asarray(v, dtype=np.float64) for name, v in
-              zip(("y", "h_n", "c_n", "y_out"), outputs, strict=True) if v is not None}
+    outputs = textbook.run(
+        spec, canonical, inputs.x, inputs.h0, inputs.c0, inputs.seq_lens, dtype=np.float32
+    )
+    actual = {
+        name: np.asarray(v, dtype=np.float64)
+        for name, v in zip(("y", "h_n", "c_n", "y_out"), outputs, strict=True)
+        if v is not None
+    }
     local = trajectory(spec, params, inputs, PROFILES["fp32"], forced_y=actual["y"])
     free = trajectory(spec, params, inputs, PROFILES["fp32"])
     for name, value in actual.items():
@@ -113,8 +127,13 @@ def test_kernel_bugs_fail_at_the_step_where_they_start(cell):
     states = [(h, c)]
     for t in range(7):
         h_prev, c_prev = states[-2] if t == 3 else states[-1]  # step 3 reads h_1
-        h, c = _step(spec, p, inputs.x[t].astype(np.float32), h_prev.astype(np.float32),
-                     None if c_prev is None else c_prev.astype(np.float32))
+        h, c = _step(
+            spec,
+            p,
+            inputs.x[t].astype(np.float32),
+            h_prev.astype(np.float32),
+            None if c_prev is None else c_prev.astype(np.float32),
+        )
         stale[t] = h
         states.append((h, c))
     local = trajectory(spec, params, inputs, PROFILES["fp32"], forced_y=stale)

@@ -71,6 +71,7 @@ def _teacher_forced(spec, params, inputs, y):
 
 # 1. gamma_n: a sum of n terms may lose n roundings in one direction ------------------
 
+
 def _one_way_rnn(n=128, steps=3):
     """An Elman RNN (I = H = n, no biases) whose inputs and weights are all positive and
     on the grid, built so that a float32 sequential sum rounds up at every addition.
@@ -115,9 +116,18 @@ def test_rigorous_bound_needs_the_length_of_the_sum():
     # exact, step by step from the implementation's own state: the pre-activation's
     # products are exact in float64 and fsum adds them exactly
     h_prev = np.concatenate([inputs.h0, y[:-1]])
-    a = np.array([[[math.fsum(np.concatenate([x[t, b] * w_x[j], h_prev[t, b] * w_h[j]]))
-                    for j in range(w_x.shape[0])] for b in range(x.shape[1])]
-                  for t in range(x.shape[0])])
+    a = np.array(
+        [
+            [
+                [
+                    math.fsum(np.concatenate([x[t, b] * w_x[j], h_prev[t, b] * w_h[j]]))
+                    for j in range(w_x.shape[0])
+                ]
+                for b in range(x.shape[1])
+            ]
+            for t in range(x.shape[0])
+        ]
+    )
     exact = np.tanh(a)
     local = trajectory(spec, params, inputs, PROFILES["fp32"], forced_y=y)
     np.testing.assert_allclose(local.outputs["y"], exact, rtol=1e-15, atol=0)
@@ -131,8 +141,7 @@ def test_rigorous_bound_needs_the_length_of_the_sum():
     # activation terms, times the safety factor 2 (every element is beyond it: measured
     # ratios 1.36 to 4.7)
     magnitude = np.abs(a)  # every term positive: |W| |v| is the sum itself
-    without_n = 2 * ((1 - exact**2) * U32 * magnitude
-                     + (1 + 4) * U32 * (np.abs(exact) + np.abs(a)))
+    without_n = 2 * ((1 - exact**2) * U32 * magnitude + (1 + 4) * U32 * (np.abs(exact) + np.abs(a)))
     assert np.all(error > without_n), (error / without_n).min()
     # while the worst case of n roundings (gamma_n ~ n u) covers it with room
     with_n = 2 * (1 - exact**2) * n * U32 * magnitude
@@ -141,14 +150,17 @@ def test_rigorous_bound_needs_the_length_of_the_sum():
 
 # 2. the activation-accuracy term ---------------------------------------------------
 
+
 def _three_ulps_up(function):
     """An activation 3 ulps off: the float64 value rounded to float32, then moved 3
     float32 spacings up; within the profiles' 4 ulps (between 2.5 and 3.5 ulps off)."""
+
     def activation(act, v, clip=None):
         r = function(act, np.asarray(v, dtype=np.float64), clip).astype(F32)
         for _ in range(3):
             r = np.nextafter(r, F32(np.inf))
         return r
+
     return activation
 
 
@@ -183,9 +195,11 @@ def test_rigorous_bound_covers_activations_three_ulps_off(spec, monkeypatch):
     canonical = {k: np.asarray(v) for k, v in params.items()}
     outputs = textbook.run(spec, canonical, inputs.x, inputs.h0, inputs.c0, dtype=F32)
     monkeypatch.undo()  # the exact references below use the exact activations
-    actual = {name: v.astype(np.float64) for name, v in zip(("y", "h_n", "c_n", "y_out"),
-                                                            outputs, strict=True)
-              if v is not None}
+    actual = {
+        name: v.astype(np.float64)
+        for name, v in zip(("y", "h_n", "c_n", "y_out"), outputs, strict=True)
+        if v is not None
+    }
     refs = verdict.references(spec, params, inputs, PROFILES["fp32"], actual)
     stepped = _teacher_forced(spec, params, inputs, actual["y"])
     for name, value in actual.items():
@@ -211,8 +225,9 @@ def test_rigorous_bound_covers_activations_three_ulps_off(spec, monkeypatch):
     # 1.10 to 3.2, median 1.54)
     magnitude = np.abs(y) @ np.abs(w_y).T + np.abs(b_y)
     terms = spec.hidden_size + 1
-    without = 2 * (exact * (1 - exact) * 1.01 * terms * U32 * magnitude
-                   + U32 * (np.abs(exact) + np.abs(a)))
+    without = 2 * (
+        exact * (1 - exact) * 1.01 * terms * U32 * magnitude + U32 * (np.abs(exact) + np.abs(a))
+    )
     assert np.all(error > without), (error / without).min()
     assert np.median(error / without) > 1.3
 
@@ -234,10 +249,20 @@ def _stacked_weights(params):
     """Every gate's [W_x, W_h, b_x, b_h] as one (4H, I + H + 2) matrix, so one sum holds
     every term of a pre-activation (as a fused kernel's does)."""
     p = {k: np.asarray(v) for k, v in params.items()}
-    return np.concatenate([
-        np.concatenate([p[f"layer0.W_x[{q}]"], p[f"layer0.W_h[{q}]"],
-                        p[f"layer0.b_x[{q}]"][:, None], p[f"layer0.b_h[{q}]"][:, None]], axis=1)
-        for q in "ifgo"]).astype(F32)
+    return np.concatenate(
+        [
+            np.concatenate(
+                [
+                    p[f"layer0.W_x[{q}]"],
+                    p[f"layer0.W_h[{q}]"],
+                    p[f"layer0.b_x[{q}]"][:, None],
+                    p[f"layer0.b_h[{q}]"][:, None],
+                ],
+                axis=1,
+            )
+            for q in "ifgo"
+        ]
+    ).astype(F32)
 
 
 def _monte_carlo_lstm(rng, weights, inputs, activation_error):
@@ -247,6 +272,7 @@ def _monte_carlo_lstm(rng, weights, inputs, activation_error):
     float64 and rounded to float32 (libm accuracy), or with `activation_error`, each
     result first scaled by (1 + 3 u e), e uniform in [-1, 1]: with the rounding, within
     4 u relative, the profile's 4 ulps as the tolerance model reads them."""
+
     def act(function, v):
         r = function(v.astype(np.float64))
         if activation_error:
@@ -270,8 +296,11 @@ def _monte_carlo_lstm(rng, weights, inputs, activation_error):
         c = f * c + i * g
         h = o * act(np.tanh, c)
         ys.append(h)
-    return {"y": np.stack(ys).astype(np.float64), "h_n": h[None].astype(np.float64),
-            "c_n": c[None].astype(np.float64)}
+    return {
+        "y": np.stack(ys).astype(np.float64),
+        "h_n": h[None].astype(np.float64),
+        "c_n": c[None].astype(np.float64),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -282,8 +311,10 @@ def monte_carlo():
     params, inputs = _mc_case()
     weights = _stacked_weights(params)
     rng = np.random.default_rng(2024)
-    families = {kind: [_monte_carlo_lstm(rng, weights, inputs, kind == "promised")
-                       for _ in range(MC_K)] for kind in ("libm", "promised")}
+    families = {
+        kind: [_monte_carlo_lstm(rng, weights, inputs, kind == "promised") for _ in range(MC_K)]
+        for kind in ("libm", "promised")
+    }
     canonical = {k: np.asarray(v) for k, v in params.items()}
     y, h_n, c_n, _ = textbook.run(MC_SPEC, canonical, inputs.x, inputs.h0, inputs.c0)
     exact = {"y": y, "h_n": h_n, "c_n": c_n}
@@ -321,14 +352,17 @@ def test_monte_carlo_implementations_are_correct_and_differ(monte_carlo):
 # 1, but not far. The bands are the measured ratios times and over sqrt(2): a realistic
 # bound at 3 or 12 standard deviations (REALISTIC_SIGMAS halved or doubled) moves the
 # ratio by 2, outside them by a factor sqrt(2), as does a variance model off by 2 in sd.
-MEASURED = {("libm", "y"): 0.137, ("libm", "c_n"): 0.149,
-            ("promised", "y"): 0.248, ("promised", "c_n"): 0.210}
+MEASURED = {
+    ("libm", "y"): 0.137,
+    ("libm", "c_n"): 0.149,
+    ("promised", "y"): 0.248,
+    ("promised", "c_n"): 0.210,
+}
 CALIBRATION = {key: (r / math.sqrt(2), r * math.sqrt(2)) for key, r in MEASURED.items()}
 
 
 @pytest.mark.parametrize("family, name", sorted(CALIBRATION))
-def test_realistic_sd_matches_the_spread_of_correct_implementations(monte_carlo, family,
-                                                                     name):
+def test_realistic_sd_matches_the_spread_of_correct_implementations(monte_carlo, family, name):
     _, _, families, exact, free = monte_carlo
     errors = np.stack([r[name] - exact[name] for r in families[family]])
     # the rigorous bound is far above the realistic one here (30 to 2500 times), so the
@@ -358,8 +392,9 @@ def test_no_correct_implementation_exceeds_the_realistic_bound(monte_carlo, fami
         if k < 2:  # the local reference is one textbook step from the run's own state
             exact_local = _teacher_forced(MC_SPEC, params, inputs, run["y"])
             for name in ("y", "h_n", "c_n"):
-                np.testing.assert_allclose(local.outputs[name], exact_local[name],
-                                           rtol=1e-13, atol=1e-15)
+                np.testing.assert_allclose(
+                    local.outputs[name], exact_local[name], rtol=1e-13, atol=1e-15
+                )
         for name in ("y", "h_n", "c_n"):
             ratio = np.abs(run[name] - local.outputs[name]) / local.realistic[name]
             worst = max(worst, float(ratio.max()))
@@ -401,10 +436,15 @@ def test_realistic_bound_is_not_vacuous(profile):
     refs = verdict.references(MC_SPEC, params, inputs, PROFILES[profile], zeros, free=free)
     for name, ref in refs.items():
         assert ref.local
-        for desired, reference in ((ref.desired, ref),
-                                   (free.outputs[name], verdict.Reference(
-                                       free.outputs[name], free.bounds[name],
-                                       free.realistic[name], False))):
+        for desired, reference in (
+            (ref.desired, ref),
+            (
+                free.outputs[name],
+                verdict.Reference(
+                    free.outputs[name], free.bounds[name], free.realistic[name], False
+                ),
+            ),
+        ):
             flagged = verdict.classify(np.abs(desired), reference) >= 1
             # every element where zero is off by the limit or more is flagged, and so
             # are most of them (measured: all at fp32, 99% at fp16 and bf16, 96% at

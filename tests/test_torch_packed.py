@@ -26,30 +26,47 @@ from lstm_ref.layouts import layout  # noqa: E402
 
 TORCH = built_in("torch")
 SPECS = {
-    "lstm-bi-2-layers-projection": Spec("lstm", input_size=3, hidden_size=4, num_layers=2,
-                                        direction="bidirectional", proj_size=2),
-    "gru-bi-2-layers": Spec("gru", input_size=3, hidden_size=4, num_layers=2,
-                            direction="bidirectional"),
-    "rnn-relu-2-layers": Spec("rnn", input_size=3, hidden_size=4, num_layers=2,
-                              nonlinearity="relu"),
+    "lstm-bi-2-layers-projection": Spec(
+        "lstm", input_size=3, hidden_size=4, num_layers=2, direction="bidirectional", proj_size=2
+    ),
+    "gru-bi-2-layers": Spec(
+        "gru", input_size=3, hidden_size=4, num_layers=2, direction="bidirectional"
+    ),
+    "rnn-relu-2-layers": Spec(
+        "rnn", input_size=3, hidden_size=4, num_layers=2, nonlinearity="relu"
+    ),
 }
 
 
 def exact_case(case_id: str):
     """A case outside the standard suite with lengths 5, 2, 1 (nothing is written)."""
     spec = SPECS[case_id]
-    case = Case(case_id, "variable lengths, all >= 1", ("VariableLength",), spec, steps=5,
-                batch=3, seq_lens=(5, 2, 1))
-    return _case(Path("in-memory"), spec, certified(case, 1, DEFAULT_DIGITS, DEFAULT_METHOD),
-                 DEFAULT_DIGITS)
+    case = Case(
+        case_id,
+        "variable lengths, all >= 1",
+        ("VariableLength",),
+        spec,
+        steps=5,
+        batch=3,
+        seq_lens=(5, 2, 1),
+    )
+    return _case(
+        Path("in-memory"), spec, certified(case, 1, DEFAULT_DIGITS, DEFAULT_METHOD), DEFAULT_DIGITS
+    )
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case_id", sorted(SPECS))
 def test_packed_sequences_pass_forward_and_gradients(case_id, dtype):
     case = exact_case(case_id)
-    report, _, _ = run_case(TORCH.implementation(dtype), case, layout("torch"), dtype,
-                            profile_for(dtype, None), vjp=TORCH.vjp(dtype))
+    report, _, _ = run_case(
+        TORCH.implementation(dtype),
+        case,
+        layout("torch"),
+        dtype,
+        profile_for(dtype, None),
+        vjp=TORCH.vjp(dtype),
+    )
     assert report.status == "pass", report
     judged = {o.name for o in report.outputs}
     assert {"y", "h_n", "grad.x", "grad.h0"} <= judged, judged
@@ -63,6 +80,7 @@ def test_lengths_dropped_fails():
         return inner(x, params, h0, c0, None, config)
 
     case = exact_case("gru-bi-2-layers")
-    report, _, _ = run_case(unpacked, case, layout("torch"), "float64",
-                            profile_for("float64", None))
+    report, _, _ = run_case(
+        unpacked, case, layout("torch"), "float64", profile_for("float64", None)
+    )
     assert report.status == "fail", report

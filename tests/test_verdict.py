@@ -85,8 +85,16 @@ def test_compare_classifies_each_element_against_both_bounds():
     assert only_suspicious.realistic == 1e-7 and abs(only_suspicious.margin - 0.2) < 1e-9
     # judged around a reference that is not the exact value (step by step): the error
     # figures stay against the exact values
-    local = compare("y", np.array([0.5]), np.array([0.25]), np.array([1e-3]), "float32",
-                    np.array([1e-4]), reference=np.array([0.5]), local=True)
+    local = compare(
+        "y",
+        np.array([0.5]),
+        np.array([0.25]),
+        np.array([1e-3]),
+        "float32",
+        np.array([1e-4]),
+        reference=np.array([0.5]),
+        local=True,
+    )
     assert local.verdict == "pass" and local.max_abs == 0.25 and local.local
 
 
@@ -97,8 +105,10 @@ def test_a_cancelling_tanh_is_suspicious_not_failed(tmp_path):
     flagged = [c for c in report.cases if c.status != "pass"]
     assert [c.status for c in flagged] == ["suspicious"] * len(flagged) and flagged
     outputs = [o for c in flagged for o in c.outputs if o.verdict == "suspicious"]
-    assert all(o.failing == 0 and o.suspicious > 0 and o.realistic_margin > 1
-               and o.margin <= 1 and o.local for o in outputs)
+    assert all(
+        o.failing == 0 and o.suspicious > 0 and o.realistic_margin > 1 and o.margin <= 1 and o.local
+        for o in outputs
+    )
     text = str(report)
     assert ": SUSPICIOUS (" in text.splitlines()[0]
     assert f"probability below {PROBABILITY:.1e} per element" in text
@@ -117,11 +127,25 @@ def test_cli_exits_1_on_suspicious_unless_allowed(tmp_path, monkeypatch, capsys)
     assert main([*args, "--allow-suspicious"]) == 0
     capsys.readouterr()
     # --allow-suspicious does not let a failure through
-    assert main(["check", "kernels:cancelling", "--layout", "canonical", "--cell", "gru",
-                 "--dtype", "float64", "--allow-suspicious"]) == 1
+    assert (
+        main(
+            [
+                "check",
+                "kernels:cancelling",
+                "--layout",
+                "canonical",
+                "--cell",
+                "gru",
+                "--dtype",
+                "float64",
+                "--allow-suspicious",
+            ]
+        )
+        == 1
+    )
 
 
-PLUGIN_TEST = '''
+PLUGIN_TEST = """
 import pytest
 from kernels import cancelling
 
@@ -134,20 +158,33 @@ def test_strict(golden_case):
 @pytest.mark.lstm_ref(cell="gru", layout="canonical", dtype="float32", allow_suspicious=True)
 def test_lenient(golden_case):
     golden_case.check(cancelling)
-'''
+"""
 
 
 def test_pytest_plugin_fails_suspicious_cases_unless_allowed(tmp_path):
     (tmp_path / "kernels.py").write_text(MODULE)
     (tmp_path / "test_kernels.py").write_text(PLUGIN_TEST)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(TESTS), str(tmp_path)]))
-    installed = any(e.value == "lstm_ref.checker.pytest_plugin"
-                    for e in importlib.metadata.entry_points(group="pytest11"))
+    installed = any(
+        e.value == "lstm_ref.checker.pytest_plugin"
+        for e in importlib.metadata.entry_points(group="pytest11")
+    )
     load = [] if installed else ["-p", "lstm_ref.checker.pytest_plugin"]  # not pip-installed
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", *load, "-p", "no:cacheprovider", "-q",
-         str(tmp_path / "test_kernels.py")],
-        capture_output=True, text=True, cwd=tmp_path, env=env,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *load,
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            str(tmp_path / "test_kernels.py"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
     )
     assert run.returncode == 1, run.stdout
     assert "1 failed, 21 passed" in run.stdout, run.stdout
@@ -168,6 +205,7 @@ def test_undecided_stored_values_are_judged_against_their_enclosure():
     assert np.all(np.abs(value - decided) <= slack + np.spacing(np.abs(decided)))
     mid, rad = case.enclosure(name)
     assert np.all(slack >= np.array([float(r) for r in rad.ravel()]).reshape(rad.shape))
-    wrong = compare(name, np.full(value.shape, 0.5), value, slack + np.spacing(np.abs(value)),
-                    "float64")
+    wrong = compare(
+        name, np.full(value.shape, 0.5), value, slack + np.spacing(np.abs(value)), "float64"
+    )
     assert wrong.verdict == "fail"

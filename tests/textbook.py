@@ -35,12 +35,14 @@ def _round_mantissa(a, bits):
 def matmul_for(mistake, dtype):
     """The product x @ W.T as the implementation computes it."""
     if mistake == "fp16_accumulation":
+
         def product(x, w):
             a, b = x.astype(np.float16), w.T.astype(np.float16)
             total = np.zeros((a.shape[0], b.shape[1]), dtype=np.float16)
             for k in range(a.shape[1]):
-                total = (total + (a[:, k:k + 1] * b[k:k + 1, :])).astype(np.float16)
+                total = (total + (a[:, k : k + 1] * b[k : k + 1, :])).astype(np.float16)
             return total.astype(dtype)
+
         return product
     if mistake == "tf32_matmul":
         return lambda x, w: (_round_mantissa(x, 10) @ _round_mantissa(w, 10).T).astype(dtype)
@@ -103,8 +105,9 @@ def lstm_step(spec, p, x, h, c, mm=lambda x, w: x @ w.T, mistake=None):
     seen = c if mistake == "peephole_on_previous_cell" else c_new
     o = activation(sig, pre("o") + peep("o") * seen, clip)
     if spec.proj_size and mistake == "gate_after_projection":
-        return o[:, :spec.proj_size] * mm(activation(cell, c_new, clip if spec.clip_cell_output
-                                                     else None), p["W_hr"]), c_new
+        return o[:, : spec.proj_size] * mm(
+            activation(cell, c_new, clip if spec.clip_cell_output else None), p["W_hr"]
+        ), c_new
     h_new = o * activation(cell, c_new, clip if spec.clip_cell_output else None)
     if spec.proj_size:
         h_new = mm(h_new, p["W_hr"])
@@ -118,8 +121,12 @@ def gru_step(spec, p, x, h, mm=lambda x, w: x @ w.T):
     def bias(name):
         return p[name] if spec.bias else 0.0
 
-    r = activation(sig, mm(x, p["W_x[r]"]) + bias("b_x[r]") + mm(h, p["W_h[r]"]) + bias("b_h[r]"), clip)
-    z = activation(sig, mm(x, p["W_x[z]"]) + bias("b_x[z]") + mm(h, p["W_h[z]"]) + bias("b_h[z]"), clip)
+    r = activation(
+        sig, mm(x, p["W_x[r]"]) + bias("b_x[r]") + mm(h, p["W_h[r]"]) + bias("b_h[r]"), clip
+    )
+    z = activation(
+        sig, mm(x, p["W_x[z]"]) + bias("b_x[z]") + mm(h, p["W_h[z]"]) + bias("b_h[z]"), clip
+    )
     if spec.gru_reset == "after":
         inner = mm(x, p["W_x[n]"]) + bias("b_x[n]") + r * (mm(h, p["W_h[n]"]) + bias("b_h[n]"))
     else:
@@ -146,8 +153,18 @@ def round_to_bfloat16(a):
     return raw.astype(np.uint32).view(np.float32)
 
 
-def run(spec, params, x, h0=None, c0=None, seq_lens=None, *, dtype=np.float64, mistake=None,
-        store=None):
+def merge(how, f, r):
+    """A bidirectional layer's output from its two directions' outputs."""
+    if how == "concat":
+        return np.concatenate([f, r], axis=-1)
+    if how == "none":
+        return np.stack([f, r], axis=2)
+    return {"sum": np.add, "ave": lambda a, b: (a + b) / 2, "mul": np.multiply}[how](f, r)
+
+
+def run(
+    spec, params, x, h0=None, c0=None, seq_lens=None, *, dtype=np.float64, mistake=None, store=None
+):
     """The whole stack; returns (y, h_n, c_n, y_out) as arrays of `dtype`.
 
     `store` rounds the states after every step and the outputs (a float16 or
@@ -170,21 +187,27 @@ def run(spec, params, x, h0=None, c0=None, seq_lens=None, *, dtype=np.float64, m
     if spec.cell == "lstm" and c0 is None:
         c0 = np.zeros((spec.num_layers * D, B, H), dtype=dtype)
     h_n, c_n = np.array(h0, dtype=dtype), None if c0 is None else np.array(c0, dtype=dtype)
-    dirs = {"forward": ["forward"], "reverse": ["reverse"]}.get(spec.direction, ["forward", "reverse"])
+    dirs = {"forward": ["forward"], "reverse": ["reverse"]}.get(
+        spec.direction, ["forward", "reverse"]
+    )
     inp = x
     for layer in range(spec.num_layers):
         outs = []
         for d, direction in enumerate(dirs):
             k = layer * D + d
             prefix = f"layer{layer}" + ("_reverse" if direction == "reverse" else "")
-            p = {name[len(prefix) + 1:]: v for name, v in params.items() if name.startswith(prefix + ".")}
+            p = {
+                name[len(prefix) + 1 :]: v
+                for name, v in params.items()
+                if name.startswith(prefix + ".")
+            }
             out = np.zeros((T, B, P), dtype=dtype)
             for b in range(B):  # one sequence at a time: the plainest reading of seq_lens
-                h = h_n[k, b:b + 1].copy()
-                c = None if c_n is None else c_n[k, b:b + 1].copy()
+                h = h_n[k, b : b + 1].copy()
+                c = None if c_n is None else c_n[k, b : b + 1].copy()
                 order = range(lens[b]) if direction == "forward" else range(lens[b] - 1, -1, -1)
                 for t in order:
-                    xt = inp[t, b:b + 1]
+                    xt = inp[t, b : b + 1]
                     if spec.cell == "lstm":
                         h, c = lstm_step(spec, p, xt, h, c, mm, mistake)
                         c = store(c)
@@ -195,11 +218,11 @@ def run(spec, params, x, h0=None, c0=None, seq_lens=None, *, dtype=np.float64, m
                     h = store(h)
                     out[t, b] = h[0]
                 if mistake == "padding_consumed":
-                    out[masked[b]:, b] = 0.0
+                    out[masked[b] :, b] = 0.0
                 if mistake == "reverse_not_realigned" and direction == "reverse":
-                    out[:lens[b], b] = out[:lens[b], b][::-1].copy()
+                    out[: lens[b], b] = out[: lens[b], b][::-1].copy()
                 if spec.padded_outputs == "carry" and direction == "forward" and lens[b] > 0:
-                    out[lens[b]:, b] = out[lens[b] - 1, b]
+                    out[lens[b] :, b] = out[lens[b] - 1, b]
                 h_n[k, b] = h[0]
                 if c is not None:
                     c_n[k, b] = c[0]
@@ -207,14 +230,7 @@ def run(spec, params, x, h0=None, c0=None, seq_lens=None, *, dtype=np.float64, m
         if D == 1:
             inp = outs[0]
         else:
-            f, r = outs
-            inp = store({
-                "concat": lambda: np.concatenate([f, r], axis=-1),
-                "sum": lambda: f + r,
-                "ave": lambda: (f + r) / 2,
-                "mul": lambda: f * r,
-                "none": lambda: np.stack([f, r], axis=2),
-            }[spec.merge]())
+            inp = store(merge(spec.merge, *outs))
     y_out = None
     if spec.output_size is not None:
         a = mm(inp.reshape(T * B, -1), params["output.W_y"]).reshape(T, B, -1)
@@ -223,5 +239,5 @@ def run(spec, params, x, h0=None, c0=None, seq_lens=None, *, dtype=np.float64, m
         y_out = store(activation(spec.output_activation, a))
         if spec.padded_outputs == "zero":
             for b in range(B):
-                y_out[lens[b]:, b] = 0.0
+                y_out[lens[b] :, b] = 0.0
     return inp, h_n, c_n, y_out

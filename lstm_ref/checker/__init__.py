@@ -11,5 +11,13 @@ from lstm_ref.checker.profiles import PROFILES, Profile, profile_for
 from lstm_ref.checker.report import CaseReport, OutputReport, Report
 from lstm_ref.checker.run import check, check_results
 
-__all__ = ["PROFILES", "CaseReport", "OutputReport", "Profile", "Report", "check",
-           "check_results", "profile_for"]
+__all__ = [
+    "PROFILES",
+    "CaseReport",
+    "OutputReport",
+    "Profile",
+    "Report",
+    "check",
+    "check_results",
+    "profile_for",
+]

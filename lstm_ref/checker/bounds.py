@@ -78,8 +78,13 @@ class _ForwardBounds:
     """The forward rules as the schedule's rule: each step's bounds along the exact
     trajectory."""
 
-    def __init__(self, rules: Rules, params: Params, exact: StackPass,
-                 forced: dict[tuple[int, str], np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        rules: Rules,
+        params: Params,
+        exact: StackPass,
+        forced: dict[tuple[int, str], np.ndarray] | None = None,
+    ) -> None:
         self.rules, self.params, self.exact = rules, params, exact
         self.forced = forced or {}
 
@@ -88,8 +93,7 @@ class _ForwardBounds:
 
     blank = zeros
 
-    def step(self, run: Run, step: Step, inputs: dict[str, np.ndarray]
-             ) -> dict[str, np.ndarray]:
+    def step(self, run: Run, step: Step, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         values = {n: a[step.at] for n, a in self.exact.traces[run.key].items()}
         return self.rules.step(run.program, self.params.of(run.prefix), values, inputs)
 
@@ -104,17 +108,19 @@ class _ForwardBounds:
     def emitted(self, run: Run, step: Step, name: str, value: np.ndarray) -> np.ndarray:
         return value  # stored as the step created it (Rules.created)
 
-    def merged(self, layer: int, program: Program, fwd: np.ndarray, bwd: np.ndarray
-               ) -> np.ndarray:
-        values = {"y_fwd": self.exact.outputs[(layer, "forward")],
-                  "y_bwd": self.exact.outputs[(layer, "reverse")]}
+    def merged(self, layer: int, program: Program, fwd: np.ndarray, bwd: np.ndarray) -> np.ndarray:
+        values = {
+            "y_fwd": self.exact.outputs[(layer, "forward")],
+            "y_bwd": self.exact.outputs[(layer, "reverse")],
+        }
         (eq,) = program.equations
         merged = self.rules.elementwise(eq.rhs, values, {"y_fwd": fwd, "y_bwd": bwd}, {})
         return self.rules.stored(evaluate(eq.rhs, values), merged)
 
 
-def trajectory(spec: Spec, params: Params, inputs: Inputs, profile: Profile,
-               forced_y: np.ndarray | None = None) -> Trajectory:
+def trajectory(
+    spec: Spec, params: Params, inputs: Inputs, profile: Profile, forced_y: np.ndarray | None = None
+) -> Trajectory:
     """The exact outputs of a case and their per-element bounds under `profile`.
 
     With `forced_y` (T, B, H_y), an implementation's y where it shows every state
@@ -128,7 +134,8 @@ def trajectory(spec: Spec, params: Params, inputs: Inputs, profile: Profile,
         result, tape = run_forward(spec, params, inputs, TRAJECTORY_BITS, forced_y=forced_y)
     stack = tape.stack
     exact = StackPass(
-        [_float(a) for a in stack.layer_inputs], _float(stack.h_n),
+        [_float(a) for a in stack.layer_inputs],
+        _float(stack.h_n),
         None if stack.c_n is None else _float(stack.c_n),
         {key: _float(a) for key, a in stack.outputs.items()},
         {key: {n: _float(a) for n, a in trace.items()} for key, trace in stack.traces.items()},
@@ -137,25 +144,40 @@ def trajectory(spec: Spec, params: Params, inputs: Inputs, profile: Profile,
     outputs = {"y": result.y, "h_n": result.h_n, "c_n": result.c_n, "y_out": result.y_out}
     outputs_f64 = {k: _float(v.values) for k, v in outputs.items() if v is not None}
     ulp64 = {name: np.spacing(np.abs(value)) for name, value in outputs_f64.items()}
-    errors, layer, propagated = _propagate(Rules(profile), schedule, params, inputs, exact,
-                                           outputs_f64, forced_y)
+    errors, layer, propagated = _propagate(
+        Rules(profile), schedule, params, inputs, exact, outputs_f64, forced_y
+    )
     bounds = {name: SAFETY * propagated[name] + ulp64[name] for name in outputs_f64}
-    sd = _propagate(RealisticRules(profile), schedule, params, inputs, exact, outputs_f64,
-                    forced_y)[2]
-    realistic = {name: np.minimum(REALISTIC_SIGMAS * sd[name] + ulp64[name], bounds[name])
-                 for name in outputs_f64}
+    sd = _propagate(
+        RealisticRules(profile), schedule, params, inputs, exact, outputs_f64, forced_y
+    )[2]
+    realistic = {
+        name: np.minimum(REALISTIC_SIGMAS * sd[name] + ulp64[name], bounds[name])
+        for name in outputs_f64
+    }
     return Trajectory(outputs_f64, bounds, ForwardTape(exact, errors, layer), realistic)
 
 
-def _propagate(rules: Rules, schedule: Schedule, params: Params, inputs: Inputs,
-               exact: StackPass, outputs: dict[str, np.ndarray], forced_y: np.ndarray | None
-               ) -> tuple[StackPass, OutputLayer | None, dict[str, np.ndarray]]:
+def _propagate(
+    rules: Rules,
+    schedule: Schedule,
+    params: Params,
+    inputs: Inputs,
+    exact: StackPass,
+    outputs: dict[str, np.ndarray],
+    forced_y: np.ndarray | None,
+) -> tuple[StackPass, OutputLayer | None, dict[str, np.ndarray]]:
     """One set of rules over the stack: every quantity's error, the output layer's,
     and each output's."""
     forced = None if forced_y is None else schedule.forced(np.asarray(forced_y, dtype=float))
     c0 = None if inputs.c0 is None else np.zeros(inputs.c0.shape)
-    errors = forward_pass(schedule, _ForwardBounds(rules, params, exact, forced),
-                          np.zeros(inputs.x.shape), np.zeros(inputs.h0.shape), c0)
+    errors = forward_pass(
+        schedule,
+        _ForwardBounds(rules, params, exact, forced),
+        np.zeros(inputs.x.shape),
+        np.zeros(inputs.h0.shape),
+        c0,
+    )
     propagated = {"y": errors.y, "h_n": errors.h_n, "c_n": errors.c_n}
     layer = None
     out = output_program(schedule.spec)
@@ -166,15 +188,17 @@ def _propagate(rules: Rules, schedule: Schedule, params: Params, inputs: Inputs,
             y_in = np.asarray(forced_y, dtype=float)
             layer = _output_layer(out, rules, params, y_in, np.zeros(y_in.shape))
         y_out = outputs["y_out"]
-        bound = rules.stored(y_out.reshape(-1, y_out.shape[-1]),
-                             layer.errors["y_out"]).reshape(y_out.shape)
+        bound = rules.stored(y_out.reshape(-1, y_out.shape[-1]), layer.errors["y_out"]).reshape(
+            y_out.shape
+        )
         schedule.zero_padding(bound, 0.0)
         propagated["y_out"] = bound
     return errors, layer, propagated
 
 
-def _output_layer(program: Program, rules: Rules, params: Params, y: np.ndarray,
-                  y_err: np.ndarray) -> OutputLayer:
+def _output_layer(
+    program: Program, rules: Rules, params: Params, y: np.ndarray, y_err: np.ndarray
+) -> OutputLayer:
     """The output layer's values along the trajectory and their bounds, as rows."""
     values = {"y": y.reshape(-1, y.shape[-1])}
     mine = params.of("output")

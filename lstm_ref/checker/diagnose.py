@@ -45,6 +45,7 @@ Changed = tuple[Spec, Arrays] | None
 
 def _permutation(order: tuple[str, ...], gates: tuple[str, ...]) -> Change:
     """The weights hold the gate blocks in `order` where `gates` was meant."""
+
     def apply(spec: Spec, params: Arrays) -> Changed:
         if spec.cell != ("lstm" if len(gates) == 4 else "gru") or spec.input_forget:
             return None
@@ -54,6 +55,7 @@ def _permutation(order: tuple[str, ...], gates: tuple[str, ...]) -> Change:
                 if name.endswith(f"[{dst}]") and "." in name and name.split(".")[-1][0] in "Wb":
                     moved[name] = params[name[:-3] + f"[{src}]"]
         return spec, moved
+
     return apply
 
 
@@ -67,11 +69,14 @@ def _gate_hypotheses() -> list[Hypothesis]:
         for order in itertools.permutations(gates):
             if order == gates:
                 continue
-            out.append(ModelChange(
-                f"gate blocks permuted: the weights hold {','.join(order)} where "
-                f"{','.join(gates)} was meant"
-                + (f" ({known[order]} read as canonical)" if order in known else ""),
-                _permutation(order, gates)))
+            out.append(
+                ModelChange(
+                    f"gate blocks permuted: the weights hold {','.join(order)} where "
+                    f"{','.join(gates)} was meant"
+                    + (f" ({known[order]} read as canonical)" if order in known else ""),
+                    _permutation(order, gates),
+                )
+            )
     return out
 
 
@@ -88,6 +93,7 @@ def _drop(kind: str) -> Change:
         if not spec.bias:
             return None
         return spec, {n: 0 * v if f".{kind}" in n else v for n, v in params.items()}
+
     return apply
 
 
@@ -128,12 +134,18 @@ def _invert_update(spec: Spec, params: Arrays) -> Changed:
 def _reverse_order(spec: Spec, inputs: Inputs, reference: Evaluation) -> Mistaken | None:
     """The backward direction's outputs left in the order it ran, each sequence's valid
     steps reversed."""
-    if spec.direction != "bidirectional" or spec.merge not in ("concat", "none") or (
-            spec.num_layers > 1):  # below the top, the misaligned half feeds the next layer
+    if (
+        spec.direction != "bidirectional"
+        or spec.merge not in ("concat", "none")
+        or (spec.num_layers > 1)
+    ):  # below the top, the misaligned half feeds the next layer
         return None
     y = reference.outputs["y"].copy()
-    half = (slice(None), slice(None), 1) if spec.merge == "none" else (
-        slice(None), slice(None), slice(spec.h_out, None))
+    half = (
+        (slice(None), slice(None), 1)
+        if spec.merge == "none"
+        else (slice(None), slice(None), slice(spec.h_out, None))
+    )
     backward = y[half]
     for b, n in enumerate(inputs.seq_lens):
         backward[:n, b] = backward[:n, b][::-1].copy()
@@ -145,14 +157,18 @@ def _swap_states(spec: Spec, inputs: Inputs, reference: Evaluation) -> Mistaken 
     if spec.cell != "lstm" or spec.proj_size:
         return None
     outputs, bounds = reference.outputs, reference.bounds
-    return (dict(outputs, h_n=outputs["c_n"], c_n=outputs["h_n"]),
-            dict(bounds, h_n=bounds["c_n"], c_n=bounds["h_n"]))
+    return (
+        dict(outputs, h_n=outputs["c_n"], c_n=outputs["h_n"]),
+        dict(bounds, h_n=bounds["c_n"], c_n=bounds["h_n"]),
+    )
 
 
 GENERAL: tuple[Hypothesis, ...] = (
     *_gate_hypotheses(),
-    ModelChange("forget bias: 1 added to the forget gate at run time (or left out where the "
-                "spec adds it)", _add_forget_bias),
+    ModelChange(
+        "forget bias: 1 added to the forget gate at run time (or left out where the spec adds it)",
+        _add_forget_bias,
+    ),
     ModelChange("input-side bias b_x dropped", _drop("b_x")),
     ModelChange("recurrent-side bias b_h dropped", _drop("b_h")),
     ModelChange("recurrent weights W_h transposed", _transpose),
@@ -160,15 +176,17 @@ GENERAL: tuple[Hypothesis, ...] = (
     ModelChange("no tanh on the cell output: h_t = o_t * C_t", _no_cell_tanh),
     ModelChange("GRU reset gate applied on the wrong side of the recurrent matmul", _flip_reset),
     ModelChange("GRU update gate inverted: h_t = z n + (1 - z) h_{t-1}", _invert_update),
-    InputChange("padding consumed: states run through the padded steps", full_lengths,
-                keep_padding=True),
+    InputChange(
+        "padding consumed: states run through the padded steps", full_lengths, keep_padding=True
+    ),
     OutputRearrangement("backward direction not re-aligned in time", _reverse_order),
     OutputRearrangement("state order swapped: h_n and c_n exchanged", _swap_states),
 )
 """The mistakes anyone can make."""
 
 HYPOTHESES: tuple[Hypothesis, ...] = ordered(
-    (*GENERAL, *(h for record in CONVENTIONS for h in record.deviations)))
+    (*GENERAL, *(h for record in CONVENTIONS for h in record.deviations))
+)
 """Every hypothesis, in the order they are tried and named: by kind (model, inputs,
 outputs, profile), the general ones first within a kind, then the records' deviations."""
 
@@ -205,8 +223,9 @@ def explains(hypothesis: Hypothesis, failure: Failure, profile: Profile) -> bool
     return True
 
 
-def diagnose(failures: Sequence[Failure], profile: Profile,
-             hypotheses: Sequence[Hypothesis] = HYPOTHESES) -> Diagnosis:
+def diagnose(
+    failures: Sequence[Failure], profile: Profile, hypotheses: Sequence[Hypothesis] = HYPOTHESES
+) -> Diagnosis:
     """The one rule that names mistakes: a mistake is named when it explains every failing
     case it applies to (checked on up to DIAGNOSIS_CASES of them, in order) and applies to
     at least one. A named mistake is then listed for each failing case it explains.
@@ -225,8 +244,11 @@ def diagnose(failures: Sequence[Failure], profile: Profile,
         diagnosis.names.append(hypothesis.name)
         checked = {case_id for case_id, _ in verdicts}
         # the other failing cases it applies to are named where it explains them
-        verdicts += [(f.case.id, explains(hypothesis, f, profile) is True)
-                     for f in failures if f.case.id not in checked]
+        verdicts += [
+            (f.case.id, explains(hypothesis, f, profile) is True)
+            for f in failures
+            if f.case.id not in checked
+        ]
         for case_id, verdict in verdicts:
             if verdict:
                 diagnosis.by_case.setdefault(case_id, []).append(hypothesis.name)

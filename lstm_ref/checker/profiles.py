@@ -44,23 +44,56 @@ class Profile:
 
 
 PROFILES = {
-    p.name: p for p in (
-        Profile("fp64", "float64", "float64", "float64", "float64",
-                description="float64 throughout"),
-        Profile("fp32", "float32", "float32", "float32", "float32",
-                description="float32 throughout"),
-        Profile("tf32", "float32", "tf32", "float32", "float32",
-                description="float32 storage; matrix products read TF32 operands (10-bit "
-                            "mantissa) and accumulate in float32 (NVIDIA Ampere and later)"),
-        Profile("fp16", "float16", "float16", "float32", "float32",
-                description="float16 storage, float32 accumulation and gate arithmetic "
-                            "(cuDNN, PyTorch autocast)"),
-        Profile("fp16-acc16", "float16", "float16", "float16", "float16",
-                description="float16 throughout, sums accumulated in float16"),
-        Profile("bf16", "bfloat16", "bfloat16", "float32", "float32",
-                description="bfloat16 storage, float32 accumulation and gate arithmetic"),
-        Profile("bf16-acc16", "bfloat16", "bfloat16", "bfloat16", "bfloat16",
-                description="bfloat16 throughout, sums accumulated in bfloat16"),
+    p.name: p
+    for p in (
+        Profile(
+            "fp64", "float64", "float64", "float64", "float64", description="float64 throughout"
+        ),
+        Profile(
+            "fp32", "float32", "float32", "float32", "float32", description="float32 throughout"
+        ),
+        Profile(
+            "tf32",
+            "float32",
+            "tf32",
+            "float32",
+            "float32",
+            description="float32 storage; matrix products read TF32 operands (10-bit "
+            "mantissa) and accumulate in float32 (NVIDIA Ampere and later)",
+        ),
+        Profile(
+            "fp16",
+            "float16",
+            "float16",
+            "float32",
+            "float32",
+            description="float16 storage, float32 accumulation and gate arithmetic "
+            "(cuDNN, PyTorch autocast)",
+        ),
+        Profile(
+            "fp16-acc16",
+            "float16",
+            "float16",
+            "float16",
+            "float16",
+            description="float16 throughout, sums accumulated in float16",
+        ),
+        Profile(
+            "bf16",
+            "bfloat16",
+            "bfloat16",
+            "float32",
+            "float32",
+            description="bfloat16 storage, float32 accumulation and gate arithmetic",
+        ),
+        Profile(
+            "bf16-acc16",
+            "bfloat16",
+            "bfloat16",
+            "bfloat16",
+            "bfloat16",
+            description="bfloat16 throughout, sums accumulated in bfloat16",
+        ),
     )
 }
 
@@ -82,7 +115,9 @@ def profile_for(dtype: str, name: str | Profile | None = None) -> Profile:
         raise ValueError(f"`profile` must be one of {', '.join(PROFILES)}; got {chosen!r}")
     profile = PROFILES[chosen]
     if profile.storage != dtype:
-        raise ValueError(f"`profile` {chosen!r} stores {profile.storage}, but `dtype` is "
-                         f"{dtype!r}: use one of "
-                         f"{[p for p, v in PROFILES.items() if v.storage == dtype]}")
+        raise ValueError(
+            f"`profile` {chosen!r} stores {profile.storage}, but `dtype` is "
+            f"{dtype!r}: use one of "
+            f"{[p for p, v in PROFILES.items() if v.storage == dtype]}"
+        )
     return profile

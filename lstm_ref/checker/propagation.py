@@ -92,8 +92,9 @@ class Compiled:
 @lru_cache(maxsize=4096)
 def compiled(expr: sp.Expr) -> Compiled:
     names = tuple(sorted(s.name for s in expr.free_symbols))
-    function = sp.lambdify([sp.Symbol(n, real=True) for n in names], expr,
-                           modules=[NUMPY_FUNCTIONS, "numpy"])
+    function = sp.lambdify(
+        [sp.Symbol(n, real=True) for n in names], expr, modules=[NUMPY_FUNCTIONS, "numpy"]
+    )
     activations = sum(len(expr.atoms(f)) for f in ACTIVATIONS)
     return Compiled(function, names, int(sp.count_ops(expr)), activations)
 
@@ -111,13 +112,15 @@ def evaluate_program(program: Program, params: Arrays, values: dict[str, np.ndar
         if eq.is_affine:
             products, biases = eq.affine_terms()
             values[eq.target] = sum(values[v] @ params[w].T for w, v in products) + sum(
-                params[b] for b in biases)
+                params[b] for b in biases
+            )
         else:
             values[eq.target] = evaluate(eq.rhs, {**params, **values})
 
 
-def corners(expr: sp.Expr, values: Arrays, errors: Arrays, params: Arrays
-            ) -> tuple[np.ndarray, np.ndarray, Compiled]:
+def corners(
+    expr: sp.Expr, values: Arrays, errors: Arrays, params: Arrays
+) -> tuple[np.ndarray, np.ndarray, Compiled]:
     """F at the values, the largest change of F over the corners v_i +- e(v_i) of its
     operands' bounds, and F's compiled form."""
     code = compiled(expr)
@@ -186,9 +189,11 @@ class ParameterSums:
 
     @classmethod
     def of(cls, params: Arrays) -> ParameterSums:
-        return cls({n: np.zeros(v.shape) for n, v in params.items()},
-                   {n: np.zeros(v.shape) for n, v in params.items()},
-                   {n: 0 for n in params})
+        return cls(
+            {n: np.zeros(v.shape) for n, v in params.items()},
+            {n: np.zeros(v.shape) for n, v in params.items()},
+            {n: 0 for n in params},
+        )
 
 
 class Rules:
@@ -214,8 +219,9 @@ class Rules:
             return error
         return error + self.u_s * np.abs(value) + self.tiny_s
 
-    def step(self, program: Program, params: Arrays, values: Arrays,
-             errors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def step(
+        self, program: Program, params: Arrays, values: Arrays, errors: Mapping[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
         """Bounds of every target of one step, given the bounds of its inputs."""
         out = dict(errors)
         for eq in program.equations:
@@ -227,15 +233,13 @@ class Rules:
                 magnitude = sum(np.abs(values[v]) @ np.abs(params[w]).T for w, v in products)
                 magnitude = magnitude + sum(np.abs(params[b]) for b in biases)
                 # every product may underflow: one tiny per term
-                out[eq.target] = (propagated + (growth + self.u_op) * magnitude
-                                  + terms * self.tiny_c)
+                out[eq.target] = propagated + (growth + self.u_op) * magnitude + terms * self.tiny_c
             else:
                 out[eq.target] = self.elementwise(eq.rhs, values, out, params)
             out[eq.target] = self.created(program, eq.target, values, out[eq.target])
         return out
 
-    def created(self, program: Program, name: str, values: Arrays, error: np.ndarray
-                ) -> np.ndarray:
+    def created(self, program: Program, name: str, values: Arrays, error: np.ndarray) -> np.ndarray:
         """A state (c, h) is stored as soon as it is computed: the rest of the step may
         read it back from storage (an unfused kernel computes tanh(C_t) from the stored
         C_t)."""
@@ -243,20 +247,23 @@ class Rules:
             return self.stored(values[name], error)
         return error
 
-    def elementwise(self, expr: sp.Expr, values: Arrays, errors: Arrays,
-                    params: Arrays) -> np.ndarray:
+    def elementwise(
+        self, expr: sp.Expr, values: Arrays, errors: Arrays, params: Arrays
+    ) -> np.ndarray:
         """The bound of F(v_1, ..., v_k): its spread over the corners, and its rounding."""
         center, spread, code = corners(expr, values, errors, params)
         args = [values[n] if n in values else params[n] for n in code.names]
-        scale = np.abs(center) + (np.max(np.abs(np.stack(np.broadcast_arrays(*args))), axis=0)
-                                  if args else 0.0)
+        scale = np.abs(center) + (
+            np.max(np.abs(np.stack(np.broadcast_arrays(*args))), axis=0) if args else 0.0
+        )
         ulps = code.operations + self.profile.activation_ulps * code.activations
         return spread + ulps * self.u_c * scale + self.tiny_c
 
     # backward
 
-    def partial(self, expr: sp.Expr, values: Arrays, errors: Arrays, params: Arrays
-                ) -> tuple[np.ndarray, np.ndarray, int]:
+    def partial(
+        self, expr: sp.Expr, values: Arrays, errors: Arrays, params: Arrays
+    ) -> tuple[np.ndarray, np.ndarray, int]:
         """|P|, the spread dP of P over the corners of the forward bounds, ops(P)."""
         center, spread, code = corners(expr, values, errors, params)
         return np.abs(center), spread, code.operations
@@ -267,16 +274,22 @@ class Rules:
 
     def joined(self, adjoint: Bound) -> Bound:
         """The sum of both directions' adjoints of a layer input: one more rounding."""
-        return Bound(adjoint.magnitude,
-                     adjoint.error + gamma(1, self.u_c) * adjoint.magnitude)
+        return Bound(adjoint.magnitude, adjoint.error + gamma(1, self.u_c) * adjoint.magnitude)
 
     def stored_adjoint(self, adjoint: Bound) -> np.ndarray:
         a, e = adjoint.magnitude, adjoint.error
         return e + (self.u_s * a + self.tiny_s if self.store else 0.0)
 
-    def adjoints(self, program: Program, params: Arrays, prefix: str, values: Arrays,
-                 errors: Arrays, seeds: Mapping[str, Bound], sums: ParameterSums
-                 ) -> dict[str, Bound]:
+    def adjoints(
+        self,
+        program: Program,
+        params: Arrays,
+        prefix: str,
+        values: Arrays,
+        errors: Arrays,
+        seeds: Mapping[str, Bound],
+        sums: ParameterSums,
+    ) -> dict[str, Bound]:
         """Magnitudes and error bounds of every adjoint of one step (rows of a batch);
         the parameters' gradient terms are added into `sums`."""
         rows = next(iter(values.values())).shape[0]
@@ -289,13 +302,15 @@ class Rules:
                     if term.vector is not None:
                         v = values[term.vector]
                         sums.magnitude[key] += a_t.T @ np.abs(v)
-                        sums.error[key] += e_t.T @ np.abs(v) + a_t.T @ errors.get(term.vector,
-                                                                                  0 * v)
+                        sums.error[key] += e_t.T @ np.abs(v) + a_t.T @ errors.get(
+                            term.vector, 0 * v
+                        )
                     elif term.partial is not None:
                         p, dp, ops = self.partial(term.partial, values, errors, params)
                         sums.magnitude[key] += (a_t * p).sum(axis=0)
-                        sums.error[key] += (e_t * (p + dp) + a_t * dp
-                                            + (ops + 1) * self.u_c * a_t * (p + dp)).sum(axis=0)
+                        sums.error[key] += (
+                            e_t * (p + dp) + a_t * dp + (ops + 1) * self.u_c * a_t * (p + dp)
+                        ).sum(axis=0)
                     else:
                         sums.magnitude[key] += a_t.sum(axis=0)
                         sums.error[key] += e_t.sum(axis=0)
@@ -306,8 +321,9 @@ class Rules:
             a_v, e_v = seed.magnitude, seed.error
             count = len(adjoint.terms) + (adjoint.name in seeds)
             # a fused backward product sums W^T dt over every gate's rows at once
-            rows_summed = sum(params[t.weight].shape[0] for t in adjoint.terms
-                              if t.weight is not None)
+            rows_summed = sum(
+                params[t.weight].shape[0] for t in adjoint.terms if t.weight is not None
+            )
             for term in adjoint.terms:
                 a_t, e_t = out[term.target].magnitude, out[term.target].error
                 if term.weight is not None:
@@ -374,8 +390,9 @@ def roundings(expr: sp.Expr) -> Roundings:
     at_zero = {mark: 0 for mark, _ in marks}
     terms = [sp.diff(tree, mark).subs(at_zero) for mark, _ in marks]
     names = tuple(sorted(s.name for s in expr.free_symbols))
-    function = sp.lambdify([sp.Symbol(n, real=True) for n in names], terms,
-                           modules=[NUMPY_FUNCTIONS, "numpy"])
+    function = sp.lambdify(
+        [sp.Symbol(n, real=True) for n in names], terms, modules=[NUMPY_FUNCTIONS, "numpy"]
+    )
     return Roundings(function, names, tuple(kind for _, kind in marks))
 
 
@@ -406,8 +423,9 @@ class RealisticRules(Rules):
             return error
         return np.sqrt(error**2 + (self.u_s * np.abs(value)) ** 2 / 3) + self.tiny_s
 
-    def elementwise(self, expr: sp.Expr, values: Arrays, errors: Arrays,
-                    params: Arrays) -> np.ndarray:
+    def elementwise(
+        self, expr: sp.Expr, values: Arrays, errors: Arrays, params: Arrays
+    ) -> np.ndarray:
         _, spread, _ = corners(expr, values, errors, params)
         code = roundings(expr)
         args = [values[n] if n in values else params[n] for n in code.names]
@@ -417,13 +435,15 @@ class RealisticRules(Rules):
             variance = variance + (ulps**2 if activation else 1.0) * np.square(term)
         return np.sqrt(np.square(spread) + self.u_c**2 / 3 * variance) + self.tiny_c
 
-    def step(self, program: Program, params: Arrays, values: Arrays,
-             errors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def step(
+        self, program: Program, params: Arrays, values: Arrays, errors: Mapping[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
         out = dict(errors)
         for eq in program.equations:
             if not eq.is_affine:
-                out[eq.target] = self.created(program, eq.target, values,
-                                              self.elementwise(eq.rhs, values, out, params))
+                out[eq.target] = self.created(
+                    program, eq.target, values, self.elementwise(eq.rhs, values, out, params)
+                )
                 continue
             products, biases = eq.affine_terms()
             terms = sum(params[w].shape[1] for w, _ in products) + len(biases)
@@ -434,6 +454,7 @@ class RealisticRules(Rules):
             spread = operands + sum(np.square(params[b]) for b in biases)
             partial_sums = terms * (np.square(values[eq.target]) / 3 + spread / 2)
             local = self.u_acc**2 / 3 * partial_sums + 2 / 3 * self.u_op**2 * operands
-            out[eq.target] = self.created(program, eq.target, values,
-                                          np.sqrt(propagated + local) + terms * self.tiny_c)
+            out[eq.target] = self.created(
+                program, eq.target, values, np.sqrt(propagated + local) + terms * self.tiny_c
+            )
         return out

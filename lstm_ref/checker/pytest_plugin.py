@@ -29,10 +29,12 @@ from lstm_ref.golden.load import GoldenCase, load_suite
 from lstm_ref.layouts import DEFAULT_LAYOUT, Implementation
 from lstm_ref.layouts import layout as find_layout
 
-MARKER = (f"lstm_ref(cell, layout={DEFAULT_LAYOUT!r}, dtype='float32', profile=None, "
-          "suite='standard', allow_suspicious=False): run the test once per golden case of "
-          "`cell`; its `golden_case` fixture checks an implementation (a SUSPICIOUS verdict "
-          "fails the test unless allow_suspicious=True)")
+MARKER = (
+    f"lstm_ref(cell, layout={DEFAULT_LAYOUT!r}, dtype='float32', profile=None, "
+    "suite='standard', allow_suspicious=False): run the test once per golden case of "
+    "`cell`; its `golden_case` fixture checks an implementation (a SUSPICIOUS verdict "
+    "fails the test unless allow_suspicious=True)"
+)
 
 
 class GoldenCheck:
@@ -48,14 +50,25 @@ class GoldenCheck:
 
     def check(self, impl: Implementation) -> Report:
         """Check `impl` on this case; fail or skip the calling test as the verdict says."""
-        case_report, actual, reference = run_case(impl, self.case, self.layout, self.dtype,
-                                                  self.profile)
-        report = Report(getattr(impl, "__qualname__", repr(impl)), self.case.spec.cell,
-                        self.layout.name, self.dtype, self.profile.name, self.suite, [case_report])
+        case_report, actual, reference = run_case(
+            impl, self.case, self.layout, self.dtype, self.profile
+        )
+        report = Report(
+            getattr(impl, "__qualname__", repr(impl)),
+            self.case.spec.cell,
+            self.layout.name,
+            self.dtype,
+            self.profile.name,
+            self.suite,
+            [case_report],
+        )
         if case_report.status == "unsupported":
             pytest.skip(case_report.reason)
-        if case_report.status in ("fail", "suspicious") and actual is not None and (
-                reference is not None):
+        if (
+            case_report.status in ("fail", "suspicious")
+            and actual is not None
+            and (reference is not None)
+        ):
             name_mistakes(report, [Failure(self.case, actual, reference)], self.profile)
         if report.failed or (report.verdict == "SUSPICIOUS" and not self.allow_suspicious):
             pytest.fail(str(report), pytrace=False)
@@ -79,7 +92,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             "@pytest.mark.lstm_ref(cell=..., layout=..., dtype=...)"
         )
     options = dict(marker.kwargs)
-    cases = [c for c in load_suite(options.get("suite", "standard"))
-             if c.spec.cell == options["cell"]]
-    metafunc.parametrize("golden_case", [GoldenCheck(c, options) for c in cases],
-                         ids=[c.id for c in cases])
+    cases = [
+        c for c in load_suite(options.get("suite", "standard")) if c.spec.cell == options["cell"]
+    ]
+    metafunc.parametrize(
+        "golden_case", [GoldenCheck(c, options) for c in cases], ids=[c.id for c in cases]
+    )

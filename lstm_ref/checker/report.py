@@ -120,9 +120,11 @@ class Report:
             f"({counts or 'no cases'})"
         ]
         if self.verdict == "SUSPICIOUS":
-            lines.append(f"Beyond the realistic bound, within the rigorous one: correct "
-                         f"arithmetic lands there with probability below {PROBABILITY:.1e} "
-                         f"per element.")
+            lines.append(
+                f"Beyond the realistic bound, within the rigorous one: correct "
+                f"arithmetic lands there with probability below {PROBABILITY:.1e} "
+                f"per element."
+            )
         if self.diagnoses:
             lines.append("Most likely mistake(s): " + "; ".join(self.diagnoses))
         detailed = 0
@@ -136,8 +138,10 @@ class Report:
             if case.status == "pass":
                 worst = max((o.margin for o in case.outputs), default=0.0)
                 real = max((o.realistic_margin for o in case.outputs), default=0.0)
-                lines.append(f"  pass  {case.id}: worst margin {worst:.3g} of the bound "
-                             f"({real:.3g} of the realistic bound)")
+                lines.append(
+                    f"  pass  {case.id}: worst margin {worst:.3g} of the bound "
+                    f"({real:.3g} of the realistic bound)"
+                )
             elif case.status in ("unsupported", "error"):
                 lines.append(f"  {case.status}  {case.id}: {case.reason}")
             else:
@@ -149,18 +153,22 @@ class Report:
                 if case.diagnoses:
                     lines.append("    explained by: " + "; ".join(case.diagnoses))
         if not self.passed and not self.diagnoses and any(c.status == "fail" for c in self.cases):
-            lines.append("No named mistake explains the failures: compare the first failing "
-                         "step and element with lstm_ref.forward(...).trace.")
+            lines.append(
+                "No named mistake explains the failures: compare the first failing "
+                "step and element with lstm_ref.forward(...).trace."
+            )
         return "\n".join(lines)
 
 
 def _describe(out: OutputReport, dtype: str) -> list[str]:
     status = {"pass": "ok", "suspicious": "SUSPICIOUS", "fail": "MISMATCH"}[out.verdict]
     how = " (judged step by step from its own previous state)" if out.local else ""
-    lines = [f"{out.name} {out.shape}: {status}, {out.failing} / {int(np.prod(out.shape))} "
-             f"elements beyond the bound, {out.suspicious} more beyond the realistic bound; "
-             f"max margin {out.margin:.3g} ({out.realistic_margin:.3g} of the realistic "
-             f"bound){how}"]
+    lines = [
+        f"{out.name} {out.shape}: {status}, {out.failing} / {int(np.prod(out.shape))} "
+        f"elements beyond the bound, {out.suspicious} more beyond the realistic bound; "
+        f"max margin {out.margin:.3g} ({out.realistic_margin:.3g} of the realistic "
+        f"bound){how}"
+    ]
     if out.first is not None and out.actual is not None and out.desired is not None:
         error = abs(out.actual - out.desired)
         kind = "failing" if out.failing else "suspicious"
@@ -172,8 +180,10 @@ def _describe(out: OutputReport, dtype: str) -> list[str]:
             f"    bound:   {out.bound:.6g}, realistic {out.realistic:.6g} "
             f"(|ACTUAL - DESIRED| = {error:.6g})",
         ]
-    lines.append(f"  max abs error {out.max_abs:.6g}, max rel error {out.max_rel:.6g}, "
-                 f"max {out.max_ulps:.3g} ulps of {dtype}")
+    lines.append(
+        f"  max abs error {out.max_abs:.6g}, max rel error {out.max_rel:.6g}, "
+        f"max {out.max_ulps:.3g} ulps of {dtype}"
+    )
     return lines
 
 
@@ -188,7 +198,7 @@ def _plain(value: Any) -> Any:
 def ulps(error: np.ndarray, desired: np.ndarray, dtype: str) -> np.ndarray:
     """Errors in units of the last place of `dtype` at each desired value."""
     fmt = FORMATS[dtype]
-    exponent = np.floor(np.log2(np.maximum(np.abs(desired), 2.0 ** fmt.emin)))
+    exponent = np.floor(np.log2(np.maximum(np.abs(desired), 2.0**fmt.emin)))
     with np.errstate(over="ignore"):  # a gross error near float64's subnormals: inf ulps
         return error / 2.0 ** (exponent - fmt.precision + 1)
 
@@ -199,9 +209,16 @@ def _margins(error: np.ndarray, bound: np.ndarray) -> np.ndarray:
         return np.where(bound > 0, error / bound, np.where(error > 0, np.inf, 0.0))
 
 
-def compare(name: str, actual: np.ndarray, desired: np.ndarray, bound: np.ndarray,
-            dtype: str, realistic: np.ndarray | None = None,
-            reference: np.ndarray | None = None, local: bool = False) -> OutputReport:
+def compare(
+    name: str,
+    actual: np.ndarray,
+    desired: np.ndarray,
+    bound: np.ndarray,
+    dtype: str,
+    realistic: np.ndarray | None = None,
+    reference: np.ndarray | None = None,
+    local: bool = False,
+) -> OutputReport:
     """One output against the exact values `desired` and the per-element bounds.
 
     The bounds hold around `reference` (default: `desired`): the value one correct step
@@ -220,10 +237,17 @@ def compare(name: str, actual: np.ndarray, desired: np.ndarray, bound: np.ndarra
     failing = margins > 1
     suspicious = (realistic_margins > 1) & ~failing
     report = OutputReport(
-        name, tuple(actual.shape), float(error.max(initial=0.0)), float(relative.max(initial=0.0)),
-        float(ulps(error, desired, dtype).max(initial=0.0)), float(margins.max(initial=0.0)),
-        int(failing.sum()), None, suspicious=int(suspicious.sum()),
-        realistic_margin=float(realistic_margins.max(initial=0.0)), local=local,
+        name,
+        tuple(actual.shape),
+        float(error.max(initial=0.0)),
+        float(relative.max(initial=0.0)),
+        float(ulps(error, desired, dtype).max(initial=0.0)),
+        float(margins.max(initial=0.0)),
+        int(failing.sum()),
+        None,
+        suspicious=int(suspicious.sum()),
+        realistic_margin=float(realistic_margins.max(initial=0.0)),
+        local=local,
     )
     flagged = failing if failing.any() else suspicious
     if flagged.any():

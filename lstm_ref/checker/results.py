@@ -37,8 +37,10 @@ def read_results(path: Path) -> dict[str, Any]:
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise GoldenFormatError(f"{path}: not a {FORMAT} file (`format` must be {FORMAT!r})")
     if document.get("formatVersion") not in VERSIONS:
-        raise GoldenFormatError(f"{path}: `formatVersion` {document.get('formatVersion')!r} is "
-                                f"not supported; this lstm_ref reads {VERSIONS[0]}")
+        raise GoldenFormatError(
+            f"{path}: `formatVersion` {document.get('formatVersion')!r} is "
+            f"not supported; this lstm_ref reads {VERSIONS[0]}"
+        )
     results = document.get("results")
     if not isinstance(results, dict) or not results:
         raise GoldenFormatError(f"{path}: `results` must map case ids to outputs")
@@ -49,14 +51,16 @@ def read_results(path: Path) -> dict[str, Any]:
         if "unsupported" in outputs:
             parsed[case_id] = {"unsupported": str(outputs["unsupported"])}
             continue
-        parsed[case_id] = {name: _array(value, f"{path}: results[{case_id!r}][{name!r}]")
-                           for name, value in outputs.items()}
+        parsed[case_id] = {
+            name: _array(value, f"{path}: results[{case_id!r}][{name!r}]")
+            for name, value in outputs.items()
+        }
     return {**document, "results": parsed}
 
 
 def _array(obj: Any, where: str) -> np.ndarray:
     if not isinstance(obj, dict) or "shape" not in obj or "values" not in obj:
-        raise GoldenFormatError(f"{where}: expected {{\"shape\": [...], \"values\": [...]}}")
+        raise GoldenFormatError(f'{where}: expected {{"shape": [...], "values": [...]}}')
     try:
         values = [float.fromhex(v) if isinstance(v, str) else float(v) for v in obj["values"]]
         return np.array(values, dtype=np.float64).reshape(obj["shape"])

@@ -65,8 +65,10 @@ def check(
         raise ValueError(f"`cell` must be one of {', '.join(CELLS)}; got {cell!r}")
     chosen = find_layout(layout)
     if gradients and vjp is None:
-        raise ValueError("`gradients=True` needs `vjp`, the implementation's vector-Jacobian "
-                         "product (see the docstring)")
+        raise ValueError(
+            "`gradients=True` needs `vjp`, the implementation's vector-Jacobian "
+            "product (see the docstring)"
+        )
     if gradients and chosen.read_gradients is None:
         readers = [name for name, known in LAYOUTS.items() if known.read_gradients is not None]
         raise NotImplementedError(
@@ -75,30 +77,40 @@ def check(
         )
     if vjp is not None and not gradients:
         raise ValueError("`vjp` is only used with gradients=True; got a vjp and gradients=False")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or not timeout > 0):
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+    ):
         raise ValueError(f"`timeout` must be a positive number of seconds; got {timeout!r}")
     prof = profile_for(dtype, profile)
     if not callable(impl):
         raise TypeError(f"`impl` must be callable; got {type(impl).__name__}")
     cases = [c for c in load_suite(suite) if c.spec.cell == cell]
-    report = Report(getattr(impl, "__qualname__", repr(impl)), cell, chosen.name, dtype,
-                    prof.name, str(suite))
+    report = Report(
+        getattr(impl, "__qualname__", repr(impl)), cell, chosen.name, dtype, prof.name, str(suite)
+    )
     failed: list[Failure] = []
     for case in cases:
-        case_report, actual, reference = run_case(impl, case, chosen, dtype, prof,
-                                                  vjp if gradients else None, timeout)
+        case_report, actual, reference = run_case(
+            impl, case, chosen, dtype, prof, vjp if gradients else None, timeout
+        )
         report.cases.append(case_report)
-        if case_report.status in ("fail", "suspicious") and actual is not None and (
-                reference is not None):
+        if (
+            case_report.status in ("fail", "suspicious")
+            and actual is not None
+            and (reference is not None)
+        ):
             failed.append(Failure(case, actual, reference))
     if failed and diagnose:
         name_mistakes(report, failed, prof)
     return report
 
 
-def call(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-         timeout: float | None) -> Any:
+def call(
+    function: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    timeout: float | None,
+) -> Any:
     """function(*args, **kwargs), abandoned with TimeoutError after `timeout` seconds."""
     if timeout is None:
         return function(*args, **kwargs)
@@ -120,23 +132,46 @@ def call(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, 
     return outcome["value"]
 
 
-def run_case(impl: Implementation, case: GoldenCase, chosen: Layout, dtype: str,
-             prof: Profile, vjp: VJP | None = None, timeout: float | None = None,
-             ) -> tuple[CaseReport, dict[str, np.ndarray] | None, Trajectory | None]:
+def run_case(
+    impl: Implementation,
+    case: GoldenCase,
+    chosen: Layout,
+    dtype: str,
+    prof: Profile,
+    vjp: VJP | None = None,
+    timeout: float | None = None,
+) -> tuple[CaseReport, dict[str, np.ndarray] | None, Trajectory | None]:
     """Run and judge one case; the implementation's misbehaviour is reported, not raised."""
     refused = chosen.refusals(case) or chosen.inexact(case, dtype)
     if refused:
-        return CaseReport(case.id, "unsupported", f"layout {chosen.name!r} cannot express "
-                          + ", ".join(refused)), None, None
+        return (
+            CaseReport(
+                case.id,
+                "unsupported",
+                f"layout {chosen.name!r} cannot express " + ", ".join(refused),
+            ),
+            None,
+            None,
+        )
     args, kwargs = chosen.arguments(case, dtype)
     try:
         returned = call(impl, args, kwargs, timeout)
     except NotImplementedError as error:
-        return CaseReport(case.id, "unsupported", f"the implementation raised "
-                          f"NotImplementedError: {error}"), None, None
+        return (
+            CaseReport(
+                case.id, "unsupported", f"the implementation raised NotImplementedError: {error}"
+            ),
+            None,
+            None,
+        )
     except Exception as error:  # the implementation's bug is the report's business
-        return CaseReport(case.id, "error", f"the implementation raised "
-                          f"{type(error).__name__}: {error}"), None, None
+        return (
+            CaseReport(
+                case.id, "error", f"the implementation raised {type(error).__name__}: {error}"
+            ),
+            None,
+            None,
+        )
     try:
         actual, problem = _outputs(chosen.read(case, returned), case, chosen)
     except Exception as error:  # whatever it returned could not even be read
@@ -145,14 +180,23 @@ def run_case(impl: Implementation, case: GoldenCase, chosen: Layout, dtype: str,
         return CaseReport(case.id, "error", problem), None, None
     report, actual, reference = judge(case, actual, dtype, prof)
     if vjp is not None and case.cotangents and chosen.read_gradients is not None:
-        _judge_gradients(vjp, chosen.read_gradients, case, chosen, dtype, prof, reference,
-                         report, timeout)
+        _judge_gradients(
+            vjp, chosen.read_gradients, case, chosen, dtype, prof, reference, report, timeout
+        )
     return report, actual, reference
 
 
-def _judge_gradients(vjp: VJP, read: Callable[[Spec, Mapping[str, Any]], Params],
-                     case: GoldenCase, chosen: Layout, dtype: str, prof: Profile,
-                     reference: Trajectory, report: CaseReport, timeout: float | None) -> None:
+def _judge_gradients(
+    vjp: VJP,
+    read: Callable[[Spec, Mapping[str, Any]], Params],
+    case: GoldenCase,
+    chosen: Layout,
+    dtype: str,
+    prof: Profile,
+    reference: Trajectory,
+    report: CaseReport,
+    timeout: float | None,
+) -> None:
     """Call the vjp on the case's cotangents and judge every gradient it returns (`read`
     names the gradients of the parameters canonically)."""
     args, kwargs = chosen.arguments(case, dtype)
@@ -172,8 +216,11 @@ def _judge_gradients(vjp: VJP, read: Callable[[Spec, Mapping[str, Any]], Params]
         canonical = read(case.spec, {k: chosen.as_array(v) for k, v in grad_params.items()})
         grads.update({f"grad.{k}": v for k, v in canonical.items()})
     except (TypeError, ValueError, KeyError) as error:
-        report.status, report.reason = "error", f"the vjp must return (grad_x, grad_params, " \
-            f"grad_h0, grad_c0) in the layout's names: {error}"
+        report.status, report.reason = (
+            "error",
+            f"the vjp must return (grad_x, grad_params, "
+            f"grad_h0, grad_c0) in the layout's names: {error}",
+        )
         return
     desired = case.expected("float64")
     bounds = gradient_bounds(case.spec, case.params, case.inputs, case.cotangents, prof, reference)
@@ -182,8 +229,10 @@ def _judge_gradients(vjp: VJP, read: Callable[[Spec, Mapping[str, Any]], Params]
             continue
         array = np.array(chosen.as_array(value), dtype=np.float64)
         if array.shape != desired[name].shape:
-            report.status, report.reason = "error", (
-                f"`{name}` must have shape {desired[name].shape}; got {array.shape}")
+            report.status, report.reason = (
+                "error",
+                (f"`{name}` must have shape {desired[name].shape}; got {array.shape}"),
+            )
             return
         value, slack = stored_value(case, name)
         bound = bounds[name] + np.spacing(np.abs(value)) + slack
@@ -191,17 +240,28 @@ def _judge_gradients(vjp: VJP, read: Callable[[Spec, Mapping[str, Any]], Params]
     report.status = _worst(report.outputs)
 
 
-def judge(case: GoldenCase, actual: dict[str, np.ndarray], dtype: str,
-          prof: Profile) -> tuple[CaseReport, dict[str, np.ndarray], Trajectory]:
+def judge(
+    case: GoldenCase, actual: dict[str, np.ndarray], dtype: str, prof: Profile
+) -> tuple[CaseReport, dict[str, np.ndarray], Trajectory]:
     """Judge outputs (canonical names, float64): against the case's exact values, or,
     where y shows every state, step by step from the implementation's own states
     (:mod:`lstm_ref.checker.verdict`)."""
     reference = trajectory(case.spec, case.params, case.inputs, prof)
     desired = {name: stored_value(case, name)[0] for name in actual}
     judged = references(case.spec, case.params, case.inputs, prof, actual, reference)
-    outputs = [compare(name, value, desired[name], judged[name].bound, dtype,
-                       judged[name].realistic, judged[name].desired, judged[name].local)
-               for name, value in actual.items()]
+    outputs = [
+        compare(
+            name,
+            value,
+            desired[name],
+            judged[name].bound,
+            dtype,
+            judged[name].realistic,
+            judged[name].desired,
+            judged[name].local,
+        )
+        for name, value in actual.items()
+    ]
     return CaseReport(case.id, _worst(outputs), "", outputs), actual, reference
 
 
@@ -231,24 +291,29 @@ def _outputs(returned: Any, case: GoldenCase, chosen: Layout) -> tuple[dict[str,
     """The implementation's outputs as float64 arrays, or what is wrong with them."""
     names = chosen.output_names(case)
     if not isinstance(returned, (tuple, list)) or len(returned) != len(names):
-        return {}, (f"the implementation must return a tuple ({', '.join(names)}); got "
-                    f"{type(returned).__name__}" + (f" of length {len(returned)}"
-                                                    if isinstance(returned, (tuple, list)) else ""))
+        return {}, (
+            f"the implementation must return a tuple ({', '.join(names)}); got "
+            f"{type(returned).__name__}"
+            + (f" of length {len(returned)}" if isinstance(returned, (tuple, list)) else "")
+        )
     desired = case.expected("float64")
     out = {}
     for name, value in zip(names, returned, strict=True):
         if name not in desired:
             if value is not None:
-                return {}, (f"`{name}` must be None for cell={case.spec.cell!r}; got "
-                            f"{type(value).__name__}")
+                return {}, (
+                    f"`{name}` must be None for cell={case.spec.cell!r}; got {type(value).__name__}"
+                )
             continue
         try:
             raw = np.array(chosen.as_array(value))
         except Exception:  # ragged lists and other objects numpy cannot hold
             return {}, f"`{name}` must be an array of numbers; got {type(value).__name__}"
         if raw.dtype.kind not in "iuf":
-            return {}, (f"`{name}` must be an array of real numbers; got "
-                        f"{type(value).__name__} of dtype {raw.dtype}")
+            return {}, (
+                f"`{name}` must be an array of real numbers; got "
+                f"{type(value).__name__} of dtype {raw.dtype}"
+            )
         array = raw.astype(np.float64)
         if array.shape != desired[name].shape:
             return {}, f"`{name}` must have shape {desired[name].shape}; got {array.shape}"
@@ -264,9 +329,13 @@ def name_mistakes(report: Report, failed: list[Failure], prof: Profile) -> None:
         case.diagnoses.extend(diagnosis.by_case.get(case.id, []))
 
 
-def check_results(results: Mapping[str, Mapping[str, Any]], *, dtype: str,
-                  profile: str | Profile | None = None,
-                  suite: str | os.PathLike[str] = "standard") -> Report:
+def check_results(
+    results: Mapping[str, Mapping[str, Any]],
+    *,
+    dtype: str,
+    profile: str | Profile | None = None,
+    suite: str | os.PathLike[str] = "standard",
+) -> Report:
     """Judge outputs computed elsewhere: {case id: {"y": array, "h_n": ..., ...}}, in the
     canonical layout; a case may instead hold {"unsupported": reason}."""
     prof = profile_for(dtype, profile)
@@ -290,8 +359,14 @@ def check_results(results: Mapping[str, Mapping[str, Any]], *, dtype: str,
         actual = {k: np.asarray(outputs[k], dtype=np.float64) for k in desired}
         bad = [k for k in desired if actual[k].shape != desired[k].shape]
         if bad:
-            report.cases.append(CaseReport(case_id, "error", f"`{bad[0]}` must have shape "
-                                f"{desired[bad[0]].shape}; got {actual[bad[0]].shape}"))
+            report.cases.append(
+                CaseReport(
+                    case_id,
+                    "error",
+                    f"`{bad[0]}` must have shape "
+                    f"{desired[bad[0]].shape}; got {actual[bad[0]].shape}",
+                )
+            )
             continue
         case_report, actual, reference = judge(case, actual, dtype, prof)
         report.cases.append(case_report)

@@ -46,23 +46,33 @@ class Reference:
     local: bool
 
 
-def references(spec: Spec, params: Params, inputs: Inputs, profile: Profile,
-               actual: dict[str, np.ndarray], free: Trajectory | None = None
-               ) -> dict[str, Reference]:
+def references(
+    spec: Spec,
+    params: Params,
+    inputs: Inputs,
+    profile: Profile,
+    actual: dict[str, np.ndarray],
+    free: Trajectory | None = None,
+) -> dict[str, Reference]:
     """The reference of every output in `actual` (canonical names and shapes), local
     wherever teacher forcing applies. `free` is the free-running trajectory, if the
     caller has it already."""
     free = free or trajectory(spec, params, inputs, profile)
     local = None
     y = actual.get("y")
-    if (Schedule(spec, inputs.seq_lens).visible() and y is not None
-            and y.shape == free.outputs["y"].shape and bool(np.all(np.isfinite(y)))):
+    if (
+        Schedule(spec, inputs.seq_lens).visible()
+        and y is not None
+        and y.shape == free.outputs["y"].shape
+        and bool(np.all(np.isfinite(y)))
+    ):
         local = trajectory(spec, params, inputs, profile, forced_y=y)
     out = {}
     for name in actual:
         source = local if local is not None else free
-        out[name] = Reference(source.outputs[name], source.bounds[name],
-                              source.realistic[name], local is not None)
+        out[name] = Reference(
+            source.outputs[name], source.bounds[name], source.realistic[name], local is not None
+        )
     return out
 
 

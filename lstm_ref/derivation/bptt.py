@@ -71,7 +71,12 @@ def adjoints(program: Program) -> tuple[Adjoint, ...]:
                 terms[p.operand].append(Term(eq.target, partial=p.presented))
     next_step = {new: previous for previous, new in program.states}
     return tuple(
-        Adjoint(name, tuple(terms[name]), next_step.get(name), name == program.output,
-                name in program.parameters)
+        Adjoint(
+            name,
+            tuple(terms[name]),
+            next_step.get(name),
+            name == program.output,
+            name in program.parameters,
+        )
         for name in order
     )

@@ -11,8 +11,18 @@ import re
 # The notations the derivations print in (`lstm-ref derive --format`).
 OUTPUT_FORMATS = ("text", "unicode", "latex", "markdown")
 
-SUPERSCRIPT = {"i": "ⁱ", "f": "ᶠ", "g": "ᵍ", "o": "ᵒ", "r": "ʳ", "z": "ᶻ", "n": "ⁿ", "x": "ˣ",
-               "h": "ʰ", "y": "ʸ"}
+SUPERSCRIPT = {
+    "i": "ⁱ",
+    "f": "ᶠ",
+    "g": "ᵍ",
+    "o": "ᵒ",
+    "r": "ʳ",
+    "z": "ᶻ",
+    "n": "ⁿ",
+    "x": "ˣ",
+    "h": "ʰ",
+    "y": "ʸ",
+}
 
 # name -> (text, unicode, latex)
 QUANTITIES = {
@@ -65,10 +75,16 @@ def display(name: str, fmt: str) -> str:
         return (f"a^{gate}_t", f"a{SUPERSCRIPT[gate]}ₜ", f"a^{{{gate}}}_t")[column]
     if kind in ("a_x", "a_h"):
         side = kind[-1]
-        return (f"a^{side}{gate}_t", f"a{SUPERSCRIPT[side]}{SUPERSCRIPT[gate]}ₜ",
-                f"a^{{{side}{gate}}}_t")[column]
+        return (
+            f"a^{side}{gate}_t",
+            f"a{SUPERSCRIPT[side]}{SUPERSCRIPT[gate]}ₜ",
+            f"a^{{{side}{gate}}}_t",
+        )[column]
     if kind == "p":
         return (f"p_{gate}", f"p[{gate}]", f"p_{{{gate}}}")[column]
     letter, side = kind.split("_")
-    return (f"{letter}^{side}_{gate}", f"{letter}{SUPERSCRIPT[side]}[{gate}]",
-            f"{letter}^{{{side}}}_{{{gate}}}")[column]
+    return (
+        f"{letter}^{side}_{gate}",
+        f"{letter}{SUPERSCRIPT[side]}[{gate}]",
+        f"{letter}^{{{side}}}_{{{gate}}}",
+    )[column]

@@ -47,8 +47,11 @@ def _named_activations(eq: Equation) -> dict[sp.Expr, sp.Expr]:
         slot = sp.Dummy("F")
         linear = eq.rhs.subs(call, slot)
         k, c = sp.diff(linear, slot), linear.subs(slot, 0)
-        if k != 0 and not k.free_symbols and linear == sp.expand(k * slot + c, deep=False) or (
-            k.is_number and k != 0 and sp.simplify(linear - (k * slot + c)) == 0
+        if (
+            k != 0
+            and not k.free_symbols
+            and linear == sp.expand(k * slot + c, deep=False)
+            or (k.is_number and k != 0 and sp.simplify(linear - (k * slot + c)) == 0)
         ):
             found[call] = (target - c) / k
     return found
@@ -97,6 +100,7 @@ def partials(eq: Equation) -> tuple[Partial, ...]:
         presented = derivative.subs(names) if names else derivative
         presented = sp.factor_terms(presented)
         raw = sp.diff(expanded, operand)
-        result.append(Partial(eq.target, operand.name, presented, raw,
-                              _prove(presented, raw, eq, operands)))
+        result.append(
+            Partial(eq.target, operand.name, presented, raw, _prove(presented, raw, eq, operands))
+        )
     return tuple(result)

@@ -43,8 +43,7 @@ class Printer:
         symbols = {s: deltas.get(s.name) or self.name(s.name) for s in expr.free_symbols}
         if self.math:
             return sp.latex(expr, symbol_names=symbols)
-        text = sp.sstr(expr.subs({s: sp.Symbol(v) for s, v in symbols.items()},
-                                 simultaneous=True))
+        text = sp.sstr(expr.subs({s: sp.Symbol(v) for s, v in symbols.items()}, simultaneous=True))
         if self.fmt == "unicode":
             for old, new in (("**2", "²"), ("*", "·"), ("sigmoid", "σ")):
                 text = text.replace(old, new)
@@ -111,10 +110,14 @@ def partials_section(program: Program, p: Printer) -> list[str]:
         if eq.is_affine:
             continue
         for d in partials(eq):
-            proof = ("proved symbolically" if d.proof == "symbolic"
-                     else f"checked {d.proof.replace('numeric', 'numerically')}")
-            lines.append(p.block(f"{p.partial_symbol(d.target, d.operand)} = {p.expr(d.presented)}",
-                                 proof))
+            proof = (
+                "proved symbolically"
+                if d.proof == "symbolic"
+                else f"checked {d.proof.replace('numeric', 'numerically')}"
+            )
+            lines.append(
+                p.block(f"{p.partial_symbol(d.target, d.operand)} = {p.expr(d.presented)}", proof)
+            )
     return lines
 
 
@@ -142,9 +145,13 @@ def bptt_section(program: Program, p: Printer, output_label: str) -> list[str]:
             parts.append(_from_next(adjoint, p))
         parts += [_term(t, p) for t in adjoint.terms]
         if adjoint.is_parameter:
-            lhs = (rf"\frac{{\partial L}}{{\partial {p.name(adjoint.name)}}}" if p.math
-                   else f"dL/d{p.name(adjoint.name)}" if p.fmt == "text"
-                   else f"∂L/∂{p.name(adjoint.name)}")
+            lhs = (
+                rf"\frac{{\partial L}}{{\partial {p.name(adjoint.name)}}}"
+                if p.math
+                else f"dL/d{p.name(adjoint.name)}"
+                if p.fmt == "text"
+                else f"∂L/∂{p.name(adjoint.name)}"
+            )
             body = " + ".join(parts)
             lines.append(p.block(f"{lhs} = {p.sum_t(body if len(parts) == 1 else f'({body})')}"))
         else:
@@ -196,8 +203,10 @@ def document(spec: Spec, fmt: str = "text", gradients: bool = False) -> str:
             sections.append((f"Bidirectional merge ({spec.merge})", merge, "dL/dy_t"))
         else:
             how = "concatenated" if spec.merge == "concat" else "kept apart"
-            out.append(f"The two directions' outputs are {how} (merge {spec.merge!r}); the "
-                       "adjoint of y_t splits into theirs the same way.")
+            out.append(
+                f"The two directions' outputs are {how} (merge {spec.merge!r}); the "
+                "adjoint of y_t splits into theirs the same way."
+            )
     output = output_program(spec)
     if output is not None:
         sections.append(("Output layer", output, "dL/dyhat_t"))
@@ -211,11 +220,14 @@ def document(spec: Spec, fmt: str = "text", gradients: bool = False) -> str:
             out += bptt_section(program, p, _loss_label(label, p))
     if gradients:
         lstm = spec.cell == "lstm"
-        out.insert(2, NOTES["bptt"].format(
-            states="h_{t-1} and C_{t-1}" if lstm else "h_{t-1}",
-            finals="dL/dh_n and dL/dC_n" if lstm else "dL/dh_n",
-            initials="h_0 and C_0" if lstm else "h_0",
-        ))
+        out.insert(
+            2,
+            NOTES["bptt"].format(
+                states="h_{t-1} and C_{t-1}" if lstm else "h_{t-1}",
+                finals="dL/dh_n and dL/dC_n" if lstm else "dL/dh_n",
+                initials="h_0 and C_0" if lstm else "h_0",
+            ),
+        )
     return "\n\n".join(out) + "\n"
 
 
@@ -248,10 +260,12 @@ def derivation_files() -> dict[str, str]:
     bilstm = sized("lstm", direction="bidirectional")
     files = {
         "lstm.md": document(sized("lstm"), md, True),
-        "bilstm.md": document(bilstm, md, True) + "\n".join(
+        "bilstm.md": document(bilstm, md, True)
+        + "\n".join(
             "\n" + merge_document(bilstm.replace(merge=m), md, True) for m in ("sum", "ave", "mul")
         ),
-        "gru.md": document(sized("gru"), md, True) + "\n"
+        "gru.md": document(sized("gru"), md, True)
+        + "\n"
         + document(sized("gru", gru_reset="before"), md, True),
         "rnn.md": document(sized("rnn", output_size=2), md, True),
     }

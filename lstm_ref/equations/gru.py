@@ -51,11 +51,15 @@ def program(spec: Spec, layer: int) -> Program:
         return activation(which, u, spec.activation_clip)
 
     r = b.elementwise(
-        "r", act(gate_act, pre["r"]), size_h,
+        "r",
+        act(gate_act, pre["r"]),
+        size_h,
         "the reset gate decides how much of h_{t-1} the candidate sees",
     )
     z = b.elementwise(
-        "z", act(gate_act, pre["z"]), size_h,
+        "z",
+        act(gate_act, pre["z"]),
+        size_h,
         "the update gate decides how much of h_{t-1} to keep",
     )
     product = w_x("n") * x
@@ -63,22 +67,27 @@ def program(spec: Spec, layer: int) -> Program:
     if spec.gru_reset == "after":
         product = w_h("n") * h_prev
         b.affine(
-            "a_h[n]", sum(biases("n", "h"), product),
+            "a_h[n]",
+            sum(biases("n", "h"), product),
             "the candidate's recurrent part, reset after the matmul",
         )
         u_n = b.scalar("a_x[n]") + r * b.scalar("a_h[n]")
     else:
-        b.elementwise("rh", r * b.scalar("h_prev"), size_h,
-                      "the reset previous state r_t * h_{t-1}")
+        b.elementwise(
+            "rh", r * b.scalar("h_prev"), size_h, "the reset previous state r_t * h_{t-1}"
+        )
         product = w_h("n") * b.vector("rh")
         b.affine(
-            "a_h[n]", sum(biases("n", "h"), product),
+            "a_h[n]",
+            sum(biases("n", "h"), product),
             "the candidate's recurrent part, reset before the matmul",
         )
         u_n = b.scalar("a_x[n]") + b.scalar("a_h[n]")
     n = b.elementwise("n", act(cand_act, u_n), size_h, "the candidate hidden state")
     b.elementwise(
-        "h", (1 - z) * n + z * b.scalar("h_prev"), size_h,
+        "h",
+        (1 - z) * n + z * b.scalar("h_prev"),
+        size_h,
         "the hidden state mixes the candidate and h_{t-1} by the update gate",
     )
     return b.build(states=(("h_prev", "h"),), output="h")

@@ -55,7 +55,9 @@ def program(spec: Spec, layer: int) -> Program:
         return b.elementwise_parameter(f"p[{q}]", size_h, "(H,)") * state if spec.peepholes else 0
 
     i = b.elementwise(
-        "i", act(gate_act, pre["i"] + peephole("i", c_prev)), size_h,
+        "i",
+        act(gate_act, pre["i"] + peephole("i", c_prev)),
+        size_h,
         "the input gate decides how much of the candidate to write into the cell",
     )
     if spec.input_forget:
@@ -65,23 +67,31 @@ def program(spec: Spec, layer: int) -> Program:
     else:
         u_f = pre["f"] + peephole("f", c_prev) + sp.Rational(spec.forget_bias)
         f = b.elementwise(
-            "f", act(gate_act, u_f), size_h,
+            "f",
+            act(gate_act, u_f),
+            size_h,
             "the forget gate decides how much of C_{t-1} to keep",
         )
     g = b.elementwise(
-        "g", act(cand_act, pre["g"]), size_h,
+        "g",
+        act(cand_act, pre["g"]),
+        size_h,
         "the candidate cell state C~_t: what could be written into the cell",
     )
     cell = f * c_prev + i * g
     if spec.cell_clip is not None:
         cell = clip(cell, sp.Rational(spec.cell_clip))
     c = b.elementwise(
-        "c", cell, size_h,
+        "c",
+        cell,
+        size_h,
         "the cell state keeps f_t of C_{t-1} and adds i_t of the candidate"
         + (", clipped to the cell clip" if spec.cell_clip is not None else ""),
     )
     o = b.elementwise(
-        "o", act(gate_act, pre["o"] + peephole("o", c)), size_h,
+        "o",
+        act(gate_act, pre["o"] + peephole("o", c)),
+        size_h,
         "the output gate decides how much of the cell to show",
     )
     # ONNX clips every activation input, C_t's included; ONNX Runtime does not clip C_t there.
@@ -89,7 +99,8 @@ def program(spec: Spec, layer: int) -> Program:
     if spec.proj_size:
         b.elementwise("m", shown, size_h, "the gated cell output, before projection")
         b.affine(
-            "h", b.weight("W_hr", size_out, size_h, "(H_out, H)") * b.vector("m"),
+            "h",
+            b.weight("W_hr", size_out, size_h, "(H_out, H)") * b.vector("m"),
             "the hidden state is the gated cell output projected to H_out",
         )
     else:

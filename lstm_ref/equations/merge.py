@@ -29,4 +29,3 @@ def program(spec: Spec) -> Program | None:
     rhs = {"sum": fwd + bwd, "ave": (fwd + bwd) / 2, "mul": fwd * bwd}[spec.merge]
     b.elementwise("y", rhs, size, MEANING[spec.merge])
     return b.build(states=(), output="y")
-

@@ -65,7 +65,6 @@ class Program:
     sizes: dict[str, int]
 
 
-
 class ProgramBuilder:
     """Collects the symbols and equations of one program while a cell module writes it."""
 
@@ -113,6 +112,11 @@ class ProgramBuilder:
 
     def build(self, states: tuple[tuple[str, str], ...], output: str) -> Program:
         return Program(
-            tuple(self.equations), self.inputs, states, output, self.parameters, self.dims,
+            tuple(self.equations),
+            self.inputs,
+            states,
+            output,
+            self.parameters,
+            self.dims,
             self.sizes,
         )

@@ -29,7 +29,9 @@ def program(spec: Spec, layer: int) -> Program:
     b.affine("a", rhs, "the pre-activation mixes the input with the previous hidden state")
     (block,) = spec.activations
     b.elementwise(
-        "h", activation(block, b.scalar("a"), spec.activation_clip), size_h,
+        "h",
+        activation(block, b.scalar("a"), spec.activation_clip),
+        size_h,
         "the hidden state, the memory of the sequence so far",
     )
     return b.build(states=(("h_prev", "h"),), output="h")
@@ -46,7 +48,9 @@ def output_program(spec: Spec) -> Program:
         rhs += b.bias("b_y", size_o, "(O,)")
     b.affine("a_y", rhs, "the output layer's pre-activation")
     b.elementwise(
-        "y_out", activation(spec.output_activation, b.scalar("a_y")), size_o,
+        "y_out",
+        activation(spec.output_activation, b.scalar("a_y")),
+        size_o,
         "the output layer, the lecture's y_t = g(W_y h_t + b_y) on the stack's output",
     )
     return b.build(states=(), output="y_out")

@@ -6,5 +6,13 @@ from lstm_ref.exact.forward import forward
 from lstm_ref.exact.result import ForwardResult, MPArray
 from lstm_ref.exact.rounding import FORMATS, round_array
 
-__all__ = ["FORMATS", "ForwardResult", "Gradients", "MPArray", "backward", "forward", "precision",
-           "round_array"]
+__all__ = [
+    "FORMATS",
+    "ForwardResult",
+    "Gradients",
+    "MPArray",
+    "backward",
+    "forward",
+    "precision",
+    "round_array",
+]

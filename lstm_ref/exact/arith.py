@@ -115,8 +115,10 @@ def _from_limbs(sums: np.ndarray) -> np.ndarray:
     shift = LIMB_BITS * (count - 1)
     top = sums[-1].ravel().tolist()
     out = np.empty(rows * cols, dtype=object)
-    out[:] = [int.from_bytes(low[i * width:(i + 1) * width], "little") + (t << shift)
-              for i, t in enumerate(top)]
+    out[:] = [
+        int.from_bytes(low[i * width : (i + 1) * width], "little") + (t << shift)
+        for i, t in enumerate(top)
+    ]
     return out.reshape(rows, cols)
 
 
@@ -143,7 +145,7 @@ def int_matmul(a: Fixed, b: Fixed, transpose_a: bool = False, transpose_b: bool 
     products = products.reshape(len(la), rows, len(lb), cols).astype(np.int64)
     sums = np.zeros((len(la) + len(lb) - 1, rows, cols), dtype=np.int64)
     for i in range(len(la)):  # at most min(len(la), len(lb)) terms a sum: far below 2^10
-        sums[i:i + len(lb)] += products[i].transpose(1, 0, 2)
+        sums[i : i + len(lb)] += products[i].transpose(1, 0, 2)
     return Fixed(_from_limbs(sums), exp)
 
 

@@ -75,8 +75,12 @@ class Backend(Protocol[WeightT]):
         """A float64 parameter in the form its matrix products take."""
         ...
 
-    def affine(self, products: list[tuple[np.ndarray, WeightT]], biases: list[WeightT],
-               cache: AffineCache | None = None) -> np.ndarray:
+    def affine(
+        self,
+        products: list[tuple[np.ndarray, WeightT]],
+        biases: list[WeightT],
+        cache: AffineCache | None = None,
+    ) -> np.ndarray:
         """sum_k V_k @ W_k^T plus the biases, for batches of vectors V_k (B, K_k)."""
         ...
 
@@ -128,8 +132,10 @@ class _Printer(MpmathPrinter):
 
 
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
-    ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
-    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
 }
 _NEGATION = {">": "<=", ">=": "<", "<": ">=", "<=": ">"}
 
@@ -150,8 +156,12 @@ class MpmathBackend(Backend[Fixed]):
     def weight(self, values: np.ndarray) -> Fixed:
         return to_fixed(np.asarray(values))
 
-    def affine(self, products: list[tuple[np.ndarray, Fixed]], biases: list[Fixed],
-               cache: AffineCache | None = None) -> np.ndarray:
+    def affine(
+        self,
+        products: list[tuple[np.ndarray, Fixed]],
+        biases: list[Fixed],
+        cache: AffineCache | None = None,
+    ) -> np.ndarray:
         """The affine sum; `cache` keeps the integer form of each vector for the step
         (x and h_{t-1} feed every gate)."""
         cache = {} if cache is None else cache
@@ -236,8 +246,12 @@ class ArbBackend(Backend["ArbWeight"]):
             return ArbWeight(self.vector(values), to_fixed(values), None)
         return ArbWeight(None, None, balls.exact_matrix(values))
 
-    def affine(self, products: list[tuple[np.ndarray, ArbWeight]],
-               biases: list[ArbWeight], cache: AffineCache | None = None) -> np.ndarray:
+    def affine(
+        self,
+        products: list[tuple[np.ndarray, ArbWeight]],
+        biases: list[ArbWeight],
+        cache: AffineCache | None = None,
+    ) -> np.ndarray:
         """The affine sum in ball arithmetic; `cache` keeps each vector's matrix form
         for the step (x and h_{t-1} feed every gate).
 
@@ -248,6 +262,7 @@ class ArbBackend(Backend["ArbWeight"]):
         """
         cache = {} if cache is None else cache
         if all(w.large for _, w in products):
+
             def split(values: np.ndarray) -> balls.BallMatrix:
                 if id(values) not in cache:  # holding `values` keeps the id valid
                     cache[id(values)] = (values, balls.ball_matrix(values))
@@ -275,9 +290,15 @@ class ArbBackend(Backend["ArbWeight"]):
         """sum_k dt_k @ W_k for batches of adjoints dt_k (R, N_k) and weights W_k (N_k, K);
         large weights as one exact midpoint sum, rounded once."""
         if all(weight.large for _, weight in pairs):
-            return balls.to_balls(self.flint, balls.add([
-                balls.matmul(balls.ball_matrix(dt), weight.as_ball_matrix())
-                for dt, weight in pairs]))
+            return balls.to_balls(
+                self.flint,
+                balls.add(
+                    [
+                        balls.matmul(balls.ball_matrix(dt), weight.as_ball_matrix())
+                        for dt, weight in pairs
+                    ]
+                ),
+            )
         total = None
         for dt, weight in pairs:
             product = self.matrix(dt) * weight.arb_mat(self.flint)
@@ -322,12 +343,14 @@ class ArbBackend(Backend["ArbWeight"]):
             return x + (-x).exp().log1p() if x > 0 else x.exp().log1p()
 
         functions = SimpleNamespace(
-            exp=lambda x: arb(x).exp(), expm1=lambda x: arb(x).expm1(),
-            tanh=lambda x: arb(x).tanh(), log1p=lambda x: arb(x).log1p(),
-            sign=lambda x: arb(x).sgn(), mpf=arb,
+            exp=lambda x: arb(x).exp(),
+            expm1=lambda x: arb(x).expm1(),
+            tanh=lambda x: arb(x).tanh(),
+            log1p=lambda x: arb(x).log1p(),
+            sign=lambda x: arb(x).sgn(),
+            mpf=arb,
         )
-        return {"mpmath": functions, "_compare": compare, "sigmoid": sigmoid,
-                "softplus": softplus}
+        return {"mpmath": functions, "_compare": compare, "sigmoid": sigmoid, "softplus": softplus}
 
     def convert(self, value: Any) -> Any:
         return self.flint.arb(value) if not isinstance(value, self.flint.arb) else value
@@ -341,8 +364,9 @@ class ArbWeight:
     # Weights with at least this many entries take the lstm_ref.exact.balls path.
     LARGE = 1 << 17
 
-    def __init__(self, vector: np.ndarray | None, fixed: Fixed | None,
-                 matrix: balls.BallMatrix | None) -> None:
+    def __init__(
+        self, vector: np.ndarray | None, fixed: Fixed | None, matrix: balls.BallMatrix | None
+    ) -> None:
         self.vector, self.fixed, self.matrix = vector, fixed, matrix
         self.large = matrix is not None and matrix.shape[0] * matrix.shape[1] >= self.LARGE
         self._transposed: balls.BallMatrix | None = None
@@ -404,8 +428,9 @@ class BallSum:
             v = np.concatenate([w for _, w in self.rows])
             if self.shape[0] * self.shape[1] >= ArbWeight.LARGE:
                 flint = self.arb.flint
-                product = balls.to_balls(flint, balls.matmul(
-                    balls.ball_matrix(dt).transpose(), balls.ball_matrix(v)))
+                product = balls.to_balls(
+                    flint, balls.matmul(balls.ball_matrix(dt).transpose(), balls.ball_matrix(v))
+                )
             else:
                 product = self.arb._entries(self.arb.matrix(dt).transpose() * self.arb.matrix(v))
             self.total = self.total + product
@@ -432,20 +457,31 @@ def printed(expr: sp.Expr, names: tuple[str, ...]) -> tuple[str, tuple[str, ...]
     operands renamed v0, v1, ... in the order of `names`."""
     symbols = {s.name: s for s in expr.free_symbols}
     plain = tuple(f"v{k}" for k in range(len(names)))
-    renamed = expr.xreplace({symbols[n]: sp.Symbol(p, real=True)
-                             for n, p in zip(names, plain, strict=True)})
-    printer = _Printer({"fully_qualified_modules": True, "inline": True,
-                        "allow_unknown_functions": True, "user_functions": {}})
+    renamed = expr.xreplace(
+        {symbols[n]: sp.Symbol(p, real=True) for n, p in zip(names, plain, strict=True)}
+    )
+    printer = _Printer(
+        {
+            "fully_qualified_modules": True,
+            "inline": True,
+            "allow_unknown_functions": True,
+            "user_functions": {},
+        }
+    )
     return printer.doprint(renamed), plain
 
 
-FORMS = {"value": ("", "{}"), "scaled": ("_scale", "_scale * ({})"),
-         "accumulated": ("_total, _scale", "_total + _scale * ({})")}
+FORMS = {
+    "value": ("", "{}"),
+    "scaled": ("_scale", "_scale * ({})"),
+    "accumulated": ("_total, _scale", "_total + _scale * ({})"),
+}
 
 
 @lru_cache(maxsize=8192)
-def compile_expression(expr: sp.Expr, backend_name: str, raw_code: bool = False,
-                       form: str = "value") -> tuple[Callable[..., Any], tuple[str, ...]]:
+def compile_expression(
+    expr: sp.Expr, backend_name: str, raw_code: bool = False, form: str = "value"
+) -> tuple[Callable[..., Any], tuple[str, ...]]:
     """An expression as an elementwise function over object arrays, and its operand names.
 
     Every backend runs the same printed code (:func:`printed`) with its own functions.

@@ -86,14 +86,16 @@ def backward(
 
 def _cotangents(result: ForwardResult, given: Mapping[str, object], arithmetic: str) -> dict:
     if not isinstance(given, Mapping):
-        raise TypeError(f"`cotangents` must be a mapping of output names to arrays; got "
-                        f"{type(given).__name__}")
+        raise TypeError(
+            f"`cotangents` must be a mapping of output names to arrays; got {type(given).__name__}"
+        )
     outputs = {"y": result.y, "h_n": result.h_n, "c_n": result.c_n, "y_out": result.y_out}
     unknown = [k for k in given if k not in outputs or outputs[k] is None]
     if unknown:
         available = [k for k in COTANGENTS if outputs[k] is not None]
-        raise ValueError(f"`cotangents` has no output {unknown[0]!r} for this spec; "
-                         f"available: {available}")
+        raise ValueError(
+            f"`cotangents` has no output {unknown[0]!r} for this spec; available: {available}"
+        )
     cot = {}
     for name, output in outputs.items():
         if output is None:
@@ -101,8 +103,10 @@ def _cotangents(result: ForwardResult, given: Mapping[str, object], arithmetic: 
         if name in given:
             array = as_real_array(given[name], f"cotangents[{name!r}]")
             if array.shape != output.shape:
-                raise ValueError(f"`cotangents[{name!r}]` must have the shape of {name}, "
-                                 f"{output.shape}; got {array.shape}")
+                raise ValueError(
+                    f"`cotangents[{name!r}]` must have the shape of {name}, "
+                    f"{output.shape}; got {array.shape}"
+                )
             cot[name] = backend(arithmetic).vector(array)
         else:
             cot[name] = backend(arithmetic).full(output.shape, "0")
@@ -122,8 +126,9 @@ class _ExactBackward:
 
     def step(self, run: Run, step: Step, seeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         values = {name: array[step.at] for name, array in self.tape.stack.traces[run.key].items()}
-        return _step_backward(run.program, self.tape.compiled[run.key], run.prefix, values, seeds,
-                              self.grads)
+        return _step_backward(
+            run.program, self.tape.compiled[run.key], run.prefix, values, seeds, self.grads
+        )
 
     def carried(self, run: Run, adjoint: np.ndarray) -> np.ndarray:
         return adjoint
@@ -132,14 +137,23 @@ class _ExactBackward:
         return adj
 
     def split(self, layer: int, program: Program, adj: np.ndarray) -> list[np.ndarray]:
-        values = {"y_fwd": self.tape.stack.outputs[(layer, "forward")],
-                  "y_bwd": self.tape.stack.outputs[(layer, "reverse")]}
+        values = {
+            "y_fwd": self.tape.stack.outputs[(layer, "forward")],
+            "y_bwd": self.tape.stack.outputs[(layer, "reverse")],
+        }
         split = _pointwise_backward(program, None, "", values, adj, self.grads, self.arithmetic)
         return [split["y_fwd"], split["y_bwd"]]
 
 
-def _backward(spec: Spec, params: Params, inputs: Inputs, result: ForwardResult, tape: Tape,
-              cot: dict[str, np.ndarray], arithmetic: str) -> Gradients:
+def _backward(
+    spec: Spec,
+    params: Params,
+    inputs: Inputs,
+    result: ForwardResult,
+    tape: Tape,
+    cot: dict[str, np.ndarray],
+    arithmetic: str,
+) -> Gradients:
     chosen = backend(arithmetic)
     schedule = Schedule(spec, inputs.seq_lens)
     grads = {name: chosen.accumulator(array.shape) for name, array in params.items()}
@@ -148,21 +162,30 @@ def _backward(spec: Spec, params: Params, inputs: Inputs, result: ForwardResult,
     if out is not None:
         adj_out = cot["y_out"].copy()
         schedule.zero_padding(adj_out, chosen.full((), "0")[()])
-        adj_top += _pointwise_backward(out, params, "output", {"y": tape.stack.y},
-                                       adj_out, grads, arithmetic)["y"]
+        adj_top += _pointwise_backward(
+            out, params, "output", {"y": tape.stack.y}, adj_out, grads, arithmetic
+        )["y"]
     adj_h0, adj_c0 = cot["h_n"].copy(), None if result.c_n is None else cot["c_n"].copy()
     rule = _ExactBackward(tape, grads, arithmetic)
     shapes = [array.shape for array in tape.stack.layer_inputs]
     adj_x = backward_pass(schedule, rule, adj_top, adj_h0, adj_c0, shapes)
     return Gradients(
-        MPArray(adj_x), MPArray(adj_h0), None if adj_c0 is None else MPArray(adj_c0),
-        {name: MPArray(g.value()) for name, g in grads.items()}, result,
+        MPArray(adj_x),
+        MPArray(adj_h0),
+        None if adj_c0 is None else MPArray(adj_c0),
+        {name: MPArray(g.value()) for name, g in grads.items()},
+        result,
     )
 
 
-def _step_backward(program: Program, step: CompiledStep, prefix: str,
-                   values: dict[str, np.ndarray], seed: dict[str, np.ndarray],
-                   grads: dict[str, Accumulator]) -> dict[str, np.ndarray]:
+def _step_backward(
+    program: Program,
+    step: CompiledStep,
+    prefix: str,
+    values: dict[str, np.ndarray],
+    seed: dict[str, np.ndarray],
+    grads: dict[str, Accumulator],
+) -> dict[str, np.ndarray]:
     """Adjoints of a step's quantities from `seed` (what its targets receive from the
     next step and the loss), by the terms of :func:`~lstm_ref.derivation.bptt.adjoints`;
     parameter gradients, summed over the batch rows, are added into `grads`."""
@@ -184,8 +207,9 @@ def _step_backward(program: Program, step: CompiledStep, prefix: str,
         size = program.sizes[adjoint.name]
         total = seed[adjoint.name] if adjoint.name in seed else step.backend.full((rows, size), "0")
         # The matrix terms W^T dt of every gate as one exact sum, rounded once.
-        weighted = [(adj[t.target], step.weights[t.weight]) for t in adjoint.terms
-                    if t.weight is not None]
+        weighted = [
+            (adj[t.target], step.weights[t.weight]) for t in adjoint.terms if t.weight is not None
+        ]
         if weighted:
             total = total + step.backend.transpose_times(weighted)
         for term in adjoint.terms:
@@ -195,9 +219,15 @@ def _step_backward(program: Program, step: CompiledStep, prefix: str,
     return adj
 
 
-def _pointwise_backward(program: Program, params: Params | None, prefix: str,
-                        inputs: dict[str, np.ndarray], adj_out: np.ndarray,
-                        grads: dict[str, Accumulator], arithmetic: str) -> dict[str, np.ndarray]:
+def _pointwise_backward(
+    program: Program,
+    params: Params | None,
+    prefix: str,
+    inputs: dict[str, np.ndarray],
+    adj_out: np.ndarray,
+    grads: dict[str, Accumulator],
+    arithmetic: str,
+) -> dict[str, np.ndarray]:
     """Backward through a stateless program applied at every step (merge, output layer)."""
     steps, batch = adj_out.shape[:2]
     flat = {n: a.reshape(steps * batch, a.shape[-1]) for n, a in inputs.items()}
@@ -206,4 +236,3 @@ def _pointwise_backward(program: Program, params: Params | None, prefix: str,
     seed = {program.output: adj_out.reshape(steps * batch, adj_out.shape[-1])}
     adj = _step_backward(program, step, prefix, values, seed, grads)
     return {n: adj[n].reshape(steps, batch, -1) for n in inputs}
-

@@ -52,9 +52,11 @@ class BallMatrix:
         return rows, cols
 
     def transpose(self) -> BallMatrix:
-        return BallMatrix(Fixed(self.mid.ints.T, self.mid.exp),
-                          None if self.magnitude is None else self.magnitude.T,
-                          None if self.radius is None else self.radius.T)
+        return BallMatrix(
+            Fixed(self.mid.ints.T, self.mid.exp),
+            None if self.magnitude is None else self.magnitude.T,
+            None if self.radius is None else self.radius.T,
+        )
 
 
 def _up(values: np.ndarray) -> np.ndarray:
@@ -143,8 +145,9 @@ def add(terms: list[BallMatrix]) -> BallMatrix:
     """The exact sum of the midpoints (aligned to the lowest exponent), the radii added
     (rounded up)."""
     low = min(t.mid.exp for t in terms)
-    ints = sum(t.mid.ints * (1 << (t.mid.exp - low)) if t.mid.exp != low else t.mid.ints
-               for t in terms)
+    ints = sum(
+        t.mid.ints * (1 << (t.mid.exp - low)) if t.mid.exp != low else t.mid.ints for t in terms
+    )
     radii = [t.radius for t in terms if t.radius is not None]
     radius = None
     if radii:

@@ -26,14 +26,16 @@ def to_bits(digits: int | None = None, bits: int | None = None) -> int:
     if digits is not None and bits is not None:
         raise ValueError(f"give `digits` or `bits`, not both; got digits={digits!r}, bits={bits!r}")
     for name, value in (("digits", digits), ("bits", bits)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 1):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
             raise ValueError(f"`{name}` must be a positive integer; got {value!r}")
     if bits is None:
         bits = math.ceil((digits or DEFAULT_DIGITS) * math.log2(10)) + 4
     if not MIN_BITS <= bits <= MAX_BITS:
-        raise ValueError(f"the working precision must be in [{MIN_BITS}, {MAX_BITS}] bits; "
-                         f"got {bits}")
+        raise ValueError(
+            f"the working precision must be in [{MIN_BITS}, {MAX_BITS}] bits; got {bits}"
+        )
     return bits
 
 

@@ -57,15 +57,17 @@ def forward(
         return run_forward(spec, params, inputs, working_bits, arithmetic)[0]
 
 
-def validated(spec: Spec, params: object, x: object, h0: object, c0: object,
-              seq_lens: object) -> tuple[Params, Inputs]:
+def validated(
+    spec: Spec, params: object, x: object, h0: object, c0: object, seq_lens: object
+) -> tuple[Params, Inputs]:
     """The checks every public entry point makes: a Spec, its parameters, its inputs."""
     if not isinstance(spec, Spec):
         raise TypeError(f"`spec` must be a Spec; got {type(spec).__name__}")
     if not isinstance(params, Params) or params.spec != spec:
         if not isinstance(params, Mapping):
-            raise TypeError(f"`params` must be a mapping of names to arrays; got "
-                            f"{type(params).__name__}")
+            raise TypeError(
+                f"`params` must be a mapping of names to arrays; got {type(params).__name__}"
+            )
         params = Params(spec, params)
     return params, validate_inputs(spec, x, h0, c0, seq_lens, force=spec.force)
 
@@ -82,14 +84,21 @@ class Tape:
 class _Exact:
     """The exact rule of the forward pass: each step's program in one arithmetic."""
 
-    def __init__(self, schedule: Schedule, params: Params, arithmetic: str,
-                 forced: dict[tuple[int, str], np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        schedule: Schedule,
+        params: Params,
+        arithmetic: str,
+        forced: dict[tuple[int, str], np.ndarray] | None = None,
+    ) -> None:
         self.backend = backend(arithmetic)
         self.arithmetic = arithmetic
         self.forced = forced or {}
-        self.compiled = {run.key: CompiledStep(run.program, params.of(run.prefix), arithmetic)
-                         for layer in range(schedule.spec.num_layers)
-                         for run in schedule.runs(layer)}
+        self.compiled = {
+            run.key: CompiledStep(run.program, params.of(run.prefix), arithmetic)
+            for layer in range(schedule.spec.num_layers)
+            for run in schedule.runs(layer)
+        }
 
     def zeros(self, shape: tuple[int, ...]) -> np.ndarray:
         return self.backend.full(shape, "0")
@@ -108,14 +117,18 @@ class _Exact:
     def emitted(self, run: Run, step: Step, name: str, value: np.ndarray) -> np.ndarray:
         return value
 
-    def merged(self, layer: int, program: Program, fwd: np.ndarray, bwd: np.ndarray
-               ) -> np.ndarray:
+    def merged(self, layer: int, program: Program, fwd: np.ndarray, bwd: np.ndarray) -> np.ndarray:
         return pointwise(program, {}, self.arithmetic, ("y_fwd", "y_bwd"), fwd, bwd)
 
 
-def run_forward(spec: Spec, params: Params, inputs: Inputs, bits: int,
-                arithmetic: str = "mpmath", forced_y: np.ndarray | None = None
-                ) -> tuple[ForwardResult, Tape]:
+def run_forward(
+    spec: Spec,
+    params: Params,
+    inputs: Inputs,
+    bits: int,
+    arithmetic: str = "mpmath",
+    forced_y: np.ndarray | None = None,
+) -> tuple[ForwardResult, Tape]:
     """The forward pass at the current working precision (`bits`), and its tape.
 
     With `forced_y` (T, B, H_y), an implementation's y, each step reads the
@@ -141,14 +154,23 @@ def run_forward(spec: Spec, params: Params, inputs: Inputs, bits: int,
         schedule.zero_padding(y_out, chosen.full((), "0")[()])
     trace = {key: {k: MPArray(v) for k, v in steps.items()} for key, steps in stack.traces.items()}
     result = ForwardResult(
-        MPArray(stack.y), MPArray(stack.h_n), None if stack.c_n is None else MPArray(stack.c_n),
-        None if y_out is None else MPArray(y_out), trace, bits,
+        MPArray(stack.y),
+        MPArray(stack.h_n),
+        None if stack.c_n is None else MPArray(stack.c_n),
+        None if y_out is None else MPArray(y_out),
+        trace,
+        bits,
     )
     return result, Tape(stack, rule.compiled)
 
 
-def pointwise(program: Program, params: Mapping[str, np.ndarray], arithmetic: str,
-              names: tuple[str, ...], *arrays: np.ndarray) -> np.ndarray:
+def pointwise(
+    program: Program,
+    params: Mapping[str, np.ndarray],
+    arithmetic: str,
+    names: tuple[str, ...],
+    *arrays: np.ndarray,
+) -> np.ndarray:
     """Apply a program without state (a merge, the output layer) to every step at once."""
     steps, batch = arrays[0].shape[:2]
     flat = {n: a.reshape(steps * batch, a.shape[-1]) for n, a in zip(names, arrays, strict=True)}

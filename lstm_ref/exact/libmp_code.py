@@ -43,8 +43,9 @@ _UNARY_FUNCTIONS = {"exp": "mpf_exp", "tanh": "mpf_tanh"}  # mpmath wraps these 
 
 def _raw_sigmoid(x: tuple, prec: int, rnd: str) -> tuple:
     # lstm_ref.equations.activations._mp_sigmoid, 1 / (1 + exp(-x)), operation for operation.
-    return mpf_rdiv_int(1, mpf_add(mpf_exp(mpf_neg(x, prec, rnd), prec, rnd), from_int(1),
-                                   prec, rnd), prec, rnd)
+    return mpf_rdiv_int(
+        1, mpf_add(mpf_exp(mpf_neg(x, prec, rnd), prec, rnd), from_int(1), prec, rnd), prec, rnd
+    )
 
 
 def _fallback(function: Callable[..., Any], *args: Any) -> tuple:
@@ -85,8 +86,11 @@ class _Rewrite(ast.NodeTransformer):
         return node
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
-        if isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
-                and type(node.operand.value) is int:
+        if (
+            isinstance(node.op, ast.USub)
+            and isinstance(node.operand, ast.Constant)
+            and type(node.operand.value) is int
+        ):
             return self._constant(-node.operand.value)
         if isinstance(node.op, ast.USub):
             return self._call("mpf_neg", self.visit(node.operand))
@@ -114,8 +118,11 @@ class _Rewrite(ast.NodeTransformer):
             return self._call("mpf_abs", *args)
         if isinstance(function, ast.Name) and function.id == "sigmoid" and len(args) == 1:
             return self._call("_raw_sigmoid", *args)
-        if isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name) \
-                and function.value.id == "mpmath":
+        if (
+            isinstance(function, ast.Attribute)
+            and isinstance(function.value, ast.Name)
+            and function.value.id == "mpmath"
+        ):
             if function.attr in _UNARY_FUNCTIONS and len(args) == 1:
                 return self._call(_UNARY_FUNCTIONS[function.attr], *args)
             if function.attr == "mpf" and len(node.args) == 1:
@@ -134,17 +141,35 @@ def compile_raw(code: str, names: tuple[str, ...], namespace: dict[str, Any]) ->
     rewrite = _Rewrite()
     body = rewrite.visit(ast.parse(code, mode="eval").body)
     arguments = ", ".join(names)
-    unpacked = "".join(f"    {n} = {n}._mpf_ if type({n}) is _mpf else _mpmath.mpf({n})._mpf_\n"
-                       for n in names)
-    source = (f"def _raw({arguments}):\n"
-              f"    prec, rnd = _ctx._prec_rounding\n{unpacked}"
-              f"    return _make({ast.unparse(body)})\n")
+    unpacked = "".join(
+        f"    {n} = {n}._mpf_ if type({n}) is _mpf else _mpmath.mpf({n})._mpf_\n" for n in names
+    )
+    source = (
+        f"def _raw({arguments}):\n"
+        f"    prec, rnd = _ctx._prec_rounding\n{unpacked}"
+        f"    return _make({ast.unparse(body)})\n"
+    )
     scope: dict[str, Any] = {
-        **namespace, **rewrite.constants, "_ctx": mpmath.mp, "_make": mpmath.mp.make_mpf,
-        "_mpf": mpmath.mpf, "_mpmath": mpmath, "_fallback": _fallback, "_raw_sigmoid": _raw_sigmoid,
-        "mpf_add": mpf_add, "mpf_sub": mpf_sub, "mpf_mul": mpf_mul, "mpf_div": mpf_div,
-        "mpf_neg": mpf_neg, "mpf_abs": mpf_abs, "mpf_pow_int": mpf_pow_int, "mpf_exp": mpf_exp,
-        "mpf_tanh": mpf_tanh, "mpf_gt": mpf_gt, "mpf_ge": mpf_ge, "mpf_lt": mpf_lt,
+        **namespace,
+        **rewrite.constants,
+        "_ctx": mpmath.mp,
+        "_make": mpmath.mp.make_mpf,
+        "_mpf": mpmath.mpf,
+        "_mpmath": mpmath,
+        "_fallback": _fallback,
+        "_raw_sigmoid": _raw_sigmoid,
+        "mpf_add": mpf_add,
+        "mpf_sub": mpf_sub,
+        "mpf_mul": mpf_mul,
+        "mpf_div": mpf_div,
+        "mpf_neg": mpf_neg,
+        "mpf_abs": mpf_abs,
+        "mpf_pow_int": mpf_pow_int,
+        "mpf_exp": mpf_exp,
+        "mpf_tanh": mpf_tanh,
+        "mpf_gt": mpf_gt,
+        "mpf_ge": mpf_ge,
+        "mpf_lt": mpf_lt,
         "mpf_le": mpf_le,
     }
     exec(compile(source, "<lstm_ref.exact.libmp_code>", "exec"), scope)

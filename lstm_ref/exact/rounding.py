@@ -36,12 +36,12 @@ class Format:
     @property
     def unit(self) -> float:
         """u = 2^-p: the largest relative error of rounding to nearest (for error bounds)."""
-        return 2.0 ** -self.precision
+        return 2.0**-self.precision
 
     def tiny(self, flush: bool) -> float:
         """The largest absolute error of rounding near zero (half the subnormal spacing,
         or the smallest normal number when subnormals are flushed)."""
-        return 2.0 ** self.emin if flush else 2.0 ** (self.emin - self.precision)
+        return 2.0**self.emin if flush else 2.0 ** (self.emin - self.precision)
 
 
 # round_floats clamps magnitudes to this before rounding to a narrower format: above
@@ -141,8 +141,10 @@ def ball_ends(ball: arb) -> tuple[mpmath.mpf, mpmath.mpf]:
     if ball.is_nan():
         return mpmath.mpf("nan"), mpmath.mpf("nan")
     mid, rad = (exact_value(part) for part in (ball.mid(), ball.rad()))
-    return (mpmath.mp.make_mpf(mpf_add(mid._mpf_, mpf_neg(rad._mpf_), 0)),
-            mpmath.mp.make_mpf(mpf_add(mid._mpf_, rad._mpf_, 0)))
+    return (
+        mpmath.mp.make_mpf(mpf_add(mid._mpf_, mpf_neg(rad._mpf_), 0)),
+        mpmath.mp.make_mpf(mpf_add(mid._mpf_, rad._mpf_, 0)),
+    )
 
 
 def exact_value(value: arb) -> mpmath.mpf:

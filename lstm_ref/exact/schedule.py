@@ -93,9 +93,10 @@ class Schedule:
         self.spec = spec
         self.lens = [int(n) for n in seq_lens]
         self._runs = [
-            tuple(Run(layer, direction, layer * spec.num_directions + d,
-                      step_program(spec, layer))
-                  for d, direction in enumerate(spec.directions))
+            tuple(
+                Run(layer, direction, layer * spec.num_directions + d, step_program(spec, layer))
+                for d, direction in enumerate(spec.directions)
+            )
             for layer in range(spec.num_layers)
         ]
 
@@ -141,8 +142,12 @@ class Schedule:
             for b, n in enumerate(self.lens):
                 array[n:, b] = zero
 
-    def merge(self, outputs: list[Array], pointwise: Callable[[Program, Array, Array], Array],
-              join: Callable[[list[Array], int], Array] | None = None) -> Array:
+    def merge(
+        self,
+        outputs: list[Array],
+        pointwise: Callable[[Program, Array, Array], Array],
+        join: Callable[[list[Array], int], Array] | None = None,
+    ) -> Array:
         """One layer's output from its runs' outputs (T, B, H_out): the single direction's,
         or the merge of both; `pointwise(program, fwd, bwd)` applies a merge program.
         `join(arrays, axis)` concatenates (default numpy's)."""
@@ -156,8 +161,7 @@ class Schedule:
         program = self.merge_program()
         return pointwise(program, fwd, bwd)
 
-    def split(self, adj: Array, pointwise: Callable[[Program, Array], list[Array]]
-              ) -> list[Array]:
+    def split(self, adj: Array, pointwise: Callable[[Program, Array], list[Array]]) -> list[Array]:
         """The adjoint of :meth:`merge`: one adjoint per run (copies), from the layer
         output's; `pointwise(program, adj)` differentiates a merge program."""
         if self.spec.num_directions == 1:
@@ -179,8 +183,10 @@ class Schedule:
         """An implementation's y (T, B, H_y), as each run's output (T, B, H_out): the
         states it carried, which a teacher-forced rule feeds back (see :meth:`visible`)."""
         if not self.visible():
-            raise ValueError("y does not show every run's state: teacher forcing needs one "
-                             "layer and merge None, 'concat' or 'none'")
+            raise ValueError(
+                "y does not show every run's state: teacher forcing needs one "
+                "layer and merge None, 'concat' or 'none'"
+            )
         parts = self.split(y, lambda program, adj: [])
         return {run.key: part for run, part in zip(self.runs(0), parts, strict=True)}
 
@@ -239,8 +245,9 @@ class StackPass:
         return self.layer_inputs[-1]
 
 
-def forward_pass(schedule: Schedule, rule: ForwardRule, x: Array, h0: Array,
-                 c0: Array | None) -> StackPass:
+def forward_pass(
+    schedule: Schedule, rule: ForwardRule, x: Array, h0: Array, c0: Array | None
+) -> StackPass:
     """Run `rule` over every layer, direction and valid step; `h0`, `c0` are not changed."""
     h_n = h0.copy()
     c_n = None if c0 is None else c0.copy()
@@ -256,8 +263,9 @@ def forward_pass(schedule: Schedule, rule: ForwardRule, x: Array, h0: Array,
     return result
 
 
-def _run_forward(schedule: Schedule, rule: ForwardRule, run: Run, x: Array, h: Array,
-                 c: Array | None) -> tuple[Array, dict[str, Array]]:
+def _run_forward(
+    schedule: Schedule, rule: ForwardRule, run: Run, x: Array, h: Array, c: Array | None
+) -> tuple[Array, dict[str, Array]]:
     """One run over its valid steps; its final states are written into `h`, `c` at its row.
 
     The run's states are what the rule carries from step to step; its outputs (y and
@@ -312,8 +320,14 @@ class BackwardRule(Protocol):
         rounding of that sum)."""
 
 
-def backward_pass(schedule: Schedule, rule: BackwardRule, adj_y: Array, adj_h: Array,
-                  adj_c: Array | None, input_shapes: Sequence[tuple[int, ...]]) -> Array:
+def backward_pass(
+    schedule: Schedule,
+    rule: BackwardRule,
+    adj_y: Array,
+    adj_h: Array,
+    adj_c: Array | None,
+    input_shapes: Sequence[tuple[int, ...]],
+) -> Array:
     """Run `rule` backward over the stack from the adjoints of y (the top layer's
     output), h_n and c_n; `adj_h`, `adj_c` become those of h0 and c0 (in place).
     Returns the adjoint of x. `input_shapes[l]` is layer l's input shape."""
@@ -323,14 +337,22 @@ def backward_pass(schedule: Schedule, rule: BackwardRule, adj_y: Array, adj_h: A
         adj_input = rule.zeros(tuple(input_shapes[layer]))
         for run, adj_out in zip(schedule.runs(layer), parts, strict=True):
             schedule.pad_adjoint(run, adj_out)
-            adj_input += _run_backward(schedule, rule, run, adj_out, adj_h, adj_c,
-                                       tuple(input_shapes[layer]))
+            adj_input += _run_backward(
+                schedule, rule, run, adj_out, adj_h, adj_c, tuple(input_shapes[layer])
+            )
         adj_top = adj_input if len(parts) == 1 else rule.joined(adj_input)
     return adj_top
 
 
-def _run_backward(schedule: Schedule, rule: BackwardRule, run: Run, adj_y: Array,
-                  adj_h: Array, adj_c: Array | None, input_shape: tuple[int, ...]) -> Array:
+def _run_backward(
+    schedule: Schedule,
+    rule: BackwardRule,
+    run: Run,
+    adj_y: Array,
+    adj_h: Array,
+    adj_c: Array | None,
+    input_shape: tuple[int, ...],
+) -> Array:
     """One run backward over its valid steps; the adjoints of its initial states are
     written into `adj_h`, `adj_c` at its row. Returns the adjoint of its input."""
     program = run.program

@@ -20,8 +20,9 @@ class CompiledStep:
     backend's weights (for matrix products) and vectors (for elementwise use) once.
     """
 
-    def __init__(self, program: Program, params: Mapping[str, np.ndarray],
-                 arithmetic: str = "mpmath") -> None:
+    def __init__(
+        self, program: Program, params: Mapping[str, np.ndarray], arithmetic: str = "mpmath"
+    ) -> None:
         self.program = program
         self.backend = backend(arithmetic)
         self.params = params
@@ -34,8 +35,13 @@ class CompiledStep:
             self._vectors[name] = self.backend.vector(np.asarray(self.params[name]))
         return self._vectors[name]
 
-    def evaluate(self, expr: sp.Expr, values: Mapping[str, np.ndarray],
-                 scale: np.ndarray | None = None, total: np.ndarray | None = None) -> np.ndarray:
+    def evaluate(
+        self,
+        expr: sp.Expr,
+        values: Mapping[str, np.ndarray],
+        scale: np.ndarray | None = None,
+        total: np.ndarray | None = None,
+    ) -> np.ndarray:
         """An elementwise expression on a batch, its operands looked up by name; with
         `scale`, scale * expr, and with `total` too, total + scale * expr, each in one
         call per element (the backward pass's adjoint terms)."""
@@ -54,10 +60,9 @@ class CompiledStep:
                 products, biases = eq.affine_terms()
                 values[eq.target] = self.backend.affine(
                     [(values[v], self.weights[w]) for w, v in products],
-                    [self.weights[b] for b in biases], cache,
+                    [self.weights[b] for b in biases],
+                    cache,
                 )
             else:
                 values[eq.target] = np.asarray(self.evaluate(eq.rhs, values), dtype=object)
         return values
-
-

@@ -57,14 +57,17 @@ class BuiltIn:
 
     def implementation(self, dtype: str) -> Implementation:
         if dtype not in self.dtypes:
-            raise ValueError(f"`--dtype` for {self.name} must be one of "
-                             f"{', '.join(self.dtypes)}; got {dtype!r}")
+            raise ValueError(
+                f"`--dtype` for {self.name} must be one of {', '.join(self.dtypes)}; got {dtype!r}"
+            )
         return self.load().implementation(dtype, **dict(self.options))
 
     def vjp(self, dtype: str) -> VectorJacobianProduct:
         if not self.gradients:
-            raise ValueError(f"`--gradients` is not available for {self.name}: its adapter "
-                             f"checks the forward pass only")
+            raise ValueError(
+                f"`--gradients` is not available for {self.name}: its adapter "
+                f"checks the forward pass only"
+            )
         return self.load().vjp(dtype, **dict(self.options))
 
 
@@ -73,26 +76,83 @@ class BuiltIn:
 # the acc16 profiles); the adapters run on the CPU.
 TORCH_CPU_PROFILES = (("float16", "fp16-acc16"), ("bfloat16", "bf16-acc16"))
 
-BUILT_IN: dict[str, BuiltIn] = {b.name: b for b in (
-    BuiltIn("torch", "lstm_ref.frameworks.torch_run", "torch",
-            ("float32", "float64", "bfloat16", "float16"), "torch", ("torch",), gradients=True,
-            profiles=TORCH_CPU_PROFILES),
-    BuiltIn("torch-cells", "lstm_ref.frameworks.torch_run", "torch",
-            ("float32", "float64", "bfloat16", "float16"), "torch", ("torch",), gradients=True,
-            options=(("modules", "cells"),), profiles=TORCH_CPU_PROFILES),
-    BuiltIn("onnxruntime", "lstm_ref.frameworks.onnxruntime_run", "onnx", ("float32",), "onnx",
-            ("onnxruntime", "onnx")),
-    BuiltIn("onnx-reference", "lstm_ref.frameworks.onnx_reference_run", "onnx",
-            ("float32", "float64"), "onnx", ("onnx",)),
-    BuiltIn("keras", "lstm_ref.frameworks.keras_run", "keras", ("float32", "float64"), "keras",
-            ("keras", "jax")),
-    BuiltIn("flax", "lstm_ref.frameworks.flax_run", "flax", ("float32", "float64"), "jax",
-            ("flax", "jax")),
-    BuiltIn("flax-optimized", "lstm_ref.frameworks.flax_run", "flax", ("float32", "float64"),
-            "jax", ("flax", "jax"), cells=("lstm",), options=(("lstm_cell", "OptimizedLSTMCell"),)),
-    BuiltIn("equinox", "lstm_ref.frameworks.equinox_run", "equinox", ("float32", "float64"),
-            "jax", ("equinox", "jax"), cells=("lstm", "gru")),
-)}
+BUILT_IN: dict[str, BuiltIn] = {
+    b.name: b
+    for b in (
+        BuiltIn(
+            "torch",
+            "lstm_ref.frameworks.torch_run",
+            "torch",
+            ("float32", "float64", "bfloat16", "float16"),
+            "torch",
+            ("torch",),
+            gradients=True,
+            profiles=TORCH_CPU_PROFILES,
+        ),
+        BuiltIn(
+            "torch-cells",
+            "lstm_ref.frameworks.torch_run",
+            "torch",
+            ("float32", "float64", "bfloat16", "float16"),
+            "torch",
+            ("torch",),
+            gradients=True,
+            options=(("modules", "cells"),),
+            profiles=TORCH_CPU_PROFILES,
+        ),
+        BuiltIn(
+            "onnxruntime",
+            "lstm_ref.frameworks.onnxruntime_run",
+            "onnx",
+            ("float32",),
+            "onnx",
+            ("onnxruntime", "onnx"),
+        ),
+        BuiltIn(
+            "onnx-reference",
+            "lstm_ref.frameworks.onnx_reference_run",
+            "onnx",
+            ("float32", "float64"),
+            "onnx",
+            ("onnx",),
+        ),
+        BuiltIn(
+            "keras",
+            "lstm_ref.frameworks.keras_run",
+            "keras",
+            ("float32", "float64"),
+            "keras",
+            ("keras", "jax"),
+        ),
+        BuiltIn(
+            "flax",
+            "lstm_ref.frameworks.flax_run",
+            "flax",
+            ("float32", "float64"),
+            "jax",
+            ("flax", "jax"),
+        ),
+        BuiltIn(
+            "flax-optimized",
+            "lstm_ref.frameworks.flax_run",
+            "flax",
+            ("float32", "float64"),
+            "jax",
+            ("flax", "jax"),
+            cells=("lstm",),
+            options=(("lstm_cell", "OptimizedLSTMCell"),),
+        ),
+        BuiltIn(
+            "equinox",
+            "lstm_ref.frameworks.equinox_run",
+            "equinox",
+            ("float32", "float64"),
+            "jax",
+            ("equinox", "jax"),
+            cells=("lstm", "gru"),
+        ),
+    )
+}
 
 
 def built_in(name: str) -> BuiltIn:

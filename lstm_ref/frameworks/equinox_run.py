@@ -27,8 +27,9 @@ def _equinox() -> Any:
     try:
         import equinox
     except ImportError:
-        raise ImportError("the Equinox adapter needs equinox: "
-                          "pip install 'lstm-ref[jax]'") from None
+        raise ImportError(
+            "the Equinox adapter needs equinox: pip install 'lstm-ref[jax]'"
+        ) from None
     return equinox
 
 
@@ -36,13 +37,22 @@ def cell_for(config: dict[str, Any], params: dict[str, np.ndarray], dtype: str) 
     """The Equinox cell an equinox-layout config describes, holding `params`."""
     import jax
     import jax.numpy as jnp
+
     eqx = _equinox()
     kind = getattr(eqx.nn, CELLS[config["cell"]])
-    cell = kind(config["input_size"], config["hidden_size"], use_bias=config["use_bias"],
-                dtype=getattr(jnp, dtype), key=jax.random.key(0))
+    cell = kind(
+        config["input_size"],
+        config["hidden_size"],
+        use_bias=config["use_bias"],
+        dtype=getattr(jnp, dtype),
+        key=jax.random.key(0),
+    )
     names = [n for n in WEIGHTS if n in params]
-    return eqx.tree_at(lambda c: [getattr(c, n) for n in names], cell,
-                       [jnp.asarray(params[n], dtype=dtype) for n in names])
+    return eqx.tree_at(
+        lambda c: [getattr(c, n) for n in names],
+        cell,
+        [jnp.asarray(params[n], dtype=dtype) for n in names],
+    )
 
 
 def _scan(cell: Any, x: Any, state: Any) -> tuple[Any, Any]:
@@ -71,20 +81,29 @@ def implementation(dtype: str) -> Implementation:
     with precision(dtype):
         _equinox()
 
-    def equinox_cell(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray,
-                     c0: np.ndarray | None, seq_lens: np.ndarray | None = None,
-                     config: dict[str, Any] | None = None) -> tuple[Any, ...]:
+    def equinox_cell(
+        x: np.ndarray,
+        params: dict[str, np.ndarray],
+        h0: np.ndarray,
+        c0: np.ndarray | None,
+        seq_lens: np.ndarray | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> tuple[Any, ...]:
         config = given(config, "config")
         if seq_lens is not None:
             raise NotImplementedError("the equinox layout sends full-length sequences only")
         import jax.numpy as jnp
+
         with precision(dtype):
             cell = cell_for(config, params, dtype)
             h = jnp.asarray(h0[0], dtype=dtype)
             state = h if c0 is None else (h, jnp.asarray(c0[0], dtype=dtype))
             final, y = _run(cell, jnp.asarray(x, dtype=dtype), state)
             h_n, c_n = final if c0 is not None else (final, None)
-            return (np.asarray(y), np.asarray(h_n)[None],
-                    None if c_n is None else np.asarray(c_n)[None])
+            return (
+                np.asarray(y),
+                np.asarray(h_n)[None],
+                None if c_n is None else np.asarray(c_n)[None],
+            )
 
     return equinox_cell

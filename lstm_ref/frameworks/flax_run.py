@@ -56,11 +56,15 @@ def _function(name: str) -> Callable[..., Any]:
 def layer(config: dict[str, Any], lstm_cell: str, dtype: str) -> Any:
     """One layer of the stack: nn.RNN, or nn.Bidirectional of two."""
     import jax.numpy as jnp
+
     nn = _linen()
     name = lstm_cell if config["cell"] == "lstm" else CELLS[config["cell"]]
-    options: dict[str, Any] = {"features": config["features"], "dtype": getattr(jnp, dtype),
-                               "param_dtype": getattr(jnp, dtype),
-                               "activation_fn": _function(config["activation_fn"])}
+    options: dict[str, Any] = {
+        "features": config["features"],
+        "dtype": getattr(jnp, dtype),
+        "param_dtype": getattr(jnp, dtype),
+        "activation_fn": _function(config["activation_fn"]),
+    }
     if config["cell"] != "rnn":
         options["gate_fn"] = _function(config["gate_fn"])
 
@@ -100,7 +104,7 @@ def zero_padding(y: np.ndarray, seq_lens: np.ndarray | None) -> np.ndarray:
         return y
     y = y.copy()
     for b, n in enumerate(seq_lens):
-        y[b, int(n):] = 0
+        y[b, int(n) :] = 0
     return y
 
 
@@ -109,14 +113,17 @@ def _stack(key: tuple[tuple[str, Any], ...], lstm_cell: str, dtype: str) -> Call
     """The whole stack as one jitted function of (variables per layer, x, initial carries
     per layer, lengths or None): compiled once per config and shape, not per call."""
     import jax
+
     config = dict(key)
 
-    def run(trees: list[dict[str, Any]], x: Any, carries: list[Any],
-            lengths: Any) -> tuple[Any, list[Any]]:
+    def run(
+        trees: list[dict[str, Any]], x: Any, carries: list[Any], lengths: Any
+    ) -> tuple[Any, list[Any]]:
         finals, y = [], x
         for k, tree in enumerate(trees):
             carry, y = layer(config, lstm_cell, dtype).apply(
-                tree, y, initial_carry=carries[k], seq_lengths=lengths, return_carry=True)
+                tree, y, initial_carry=carries[k], seq_lengths=lengths, return_carry=True
+            )
             finals.append(carry)
         return y, finals
 
@@ -130,27 +137,42 @@ def implementation(dtype: str, lstm_cell: str = "LSTMCell") -> Implementation:
     with precision(dtype):
         _linen()
 
-    def flax_rnn(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray,
-                 c0: np.ndarray | None, seq_lens: np.ndarray | None = None,
-                 config: dict[str, Any] | None = None) -> tuple[Any, ...]:
+    def flax_rnn(
+        x: np.ndarray,
+        params: dict[str, np.ndarray],
+        h0: np.ndarray,
+        c0: np.ndarray | None,
+        seq_lens: np.ndarray | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> tuple[Any, ...]:
         config = given(config, "config")
         cell, bidirectional = config["cell"], config["direction"] == "bidirectional"
         D = 2 if bidirectional else 1
         layers = range(config["num_layers"])
-        carries = [tuple(_carry(cell, h0[k * D + d], None if c0 is None else c0[k * D + d])
-                         for d in range(D)) for k in layers]
+        carries = [
+            tuple(
+                _carry(cell, h0[k * D + d], None if c0 is None else c0[k * D + d]) for d in range(D)
+            )
+            for k in layers
+        ]
         with precision(dtype):
             y, finals = _stack(tuple(sorted(config.items())), lstm_cell, dtype)(
-                [variables(params, k, bidirectional) for k in layers], x,
-                [c if bidirectional else c[0] for c in carries], seq_lens)
+                [variables(params, k, bidirectional) for k in layers],
+                x,
+                [c if bidirectional else c[0] for c in carries],
+                seq_lens,
+            )
             hs, cs = [], []
             for carry in finals:
-                for final in (carry if bidirectional else (carry,)):
+                for final in carry if bidirectional else (carry,):
                     c, h = final if cell == "lstm" else (None, final)
                     hs.append(np.asarray(h))
                     if c is not None:
                         cs.append(np.asarray(c))
-            return zero_padding(np.asarray(y), seq_lens), np.stack(hs), (
-                np.stack(cs) if cs else None)
+            return (
+                zero_padding(np.asarray(y), seq_lens),
+                np.stack(hs),
+                (np.stack(cs) if cs else None),
+            )
 
     return flax_rnn

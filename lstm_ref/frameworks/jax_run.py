@@ -16,8 +16,9 @@ def require_jax(adapter: str, extra: str) -> Any:
     try:
         import jax
     except ImportError:
-        raise ImportError(f"the {adapter} adapter needs jax: "
-                          f"pip install 'lstm-ref[{extra}]'") from None
+        raise ImportError(
+            f"the {adapter} adapter needs jax: pip install 'lstm-ref[{extra}]'"
+        ) from None
     return jax
 
 
@@ -28,5 +29,6 @@ def precision(dtype: str) -> Iterator[None]:
     if dtype not in DTYPES:
         raise ValueError(f"`dtype` must be one of {', '.join(DTYPES)}; got {dtype!r}")
     import jax
+
     with jax.enable_x64(dtype == "float64"):
         yield

@@ -33,24 +33,33 @@ def keras_on_jax() -> Any:
     try:
         import keras
     except ImportError:
-        raise ImportError("the Keras adapter needs keras and jax: "
-                          "pip install 'lstm-ref[keras]'") from None
+        raise ImportError(
+            "the Keras adapter needs keras and jax: pip install 'lstm-ref[keras]'"
+        ) from None
     backend = keras.backend.backend()
     if backend != "jax":
-        raise RuntimeError(f"the Keras adapter runs Keras on the JAX backend, but keras was "
-                           f"already imported with backend {backend!r}; set KERAS_BACKEND=jax "
-                           f"before importing keras, or run lstm-ref in a fresh process")
+        raise RuntimeError(
+            f"the Keras adapter runs Keras on the JAX backend, but keras was "
+            f"already imported with backend {backend!r}; set KERAS_BACKEND=jax "
+            f"before importing keras, or run lstm-ref in a fresh process"
+        )
     return keras
 
 
-def build(config: dict[str, Any], params: dict[str, np.ndarray], input_size: int,
-          dtype: str) -> list[Any]:
+def build(
+    config: dict[str, Any], params: dict[str, np.ndarray], input_size: int, dtype: str
+) -> list[Any]:
     """The Keras layers a keras-layout config describes, one per layer, weights assigned."""
     keras = keras_on_jax()
     kind = getattr(keras.layers, LAYERS[config["cell"]])
-    options: dict[str, Any] = {"units": config["units"], "use_bias": config["use_bias"],
-                               "activation": config["activation"], "return_sequences": True,
-                               "return_state": True, "dtype": dtype}
+    options: dict[str, Any] = {
+        "units": config["units"],
+        "use_bias": config["use_bias"],
+        "activation": config["activation"],
+        "return_sequences": True,
+        "return_state": True,
+        "dtype": dtype,
+    }
     if config["cell"] != "rnn":
         options["recurrent_activation"] = config["recurrent_activation"]
     if config["cell"] == "gru":
@@ -71,13 +80,20 @@ def build(config: dict[str, Any], params: dict[str, np.ndarray], input_size: int
                 if name in params:
                     getattr(cell, weight).assign(params[name])
         layers.append(layer)
-        size = config["units"] * (2 if config["bidirectional"] and config["merge_mode"] == "concat"
-                                  else 1)
+        size = config["units"] * (
+            2 if config["bidirectional"] and config["merge_mode"] == "concat" else 1
+        )
     return layers
 
 
-def run(layers: list[Any], config: dict[str, Any], x: Any, h0: np.ndarray,
-        c0: np.ndarray | None, seq_lens: np.ndarray | None) -> tuple[Any, list[Any], list[Any]]:
+def run(
+    layers: list[Any],
+    config: dict[str, Any],
+    x: Any,
+    h0: np.ndarray,
+    c0: np.ndarray | None,
+    seq_lens: np.ndarray | None,
+) -> tuple[Any, list[Any], list[Any]]:
     """The stack on batch-major x: y and the final h and c of every layer and direction."""
     directions = 2 if config["bidirectional"] else 1
     mask = None
@@ -98,7 +114,8 @@ def run(layers: list[Any], config: dict[str, Any], x: Any, h0: np.ndarray,
             raise RuntimeError(
                 f"Keras {keras_on_jax().__version__} on JAX cannot run this layer in float64: "
                 f"keras.ops.tanh returns float32 for float64 input, and lax.scan refuses "
-                f"the state's change of dtype") from None
+                f"the state's change of dtype"
+            ) from None
         if config["bidirectional"] and config["merge_mode"] == "none":
             y, states = _stack(out[:2]), out[2:]
         else:
@@ -114,6 +131,7 @@ def run(layers: list[Any], config: dict[str, Any], x: Any, h0: np.ndarray,
 def _stack(pair: Any) -> Any:
     """merge_mode=None's two outputs as one (B, T, 2, H) array (the layout's y)."""
     import jax.numpy as jnp
+
     return jnp.stack(pair, axis=2)
 
 
@@ -122,9 +140,14 @@ def implementation(dtype: str) -> Implementation:
     with precision(dtype):
         keras_on_jax()
 
-    def keras_layers(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray,
-                     c0: np.ndarray | None, seq_lens: np.ndarray | None = None,
-                     config: dict[str, Any] | None = None) -> tuple[Any, ...]:
+    def keras_layers(
+        x: np.ndarray,
+        params: dict[str, np.ndarray],
+        h0: np.ndarray,
+        c0: np.ndarray | None,
+        seq_lens: np.ndarray | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> tuple[Any, ...]:
         config = given(config, "config")
         with precision(dtype):
             layers = build(config, params, x.shape[-1], dtype)

@@ -16,9 +16,15 @@ ELEMENT = {"float32": 1, "float16": 10, "float64": 11}  # onnx.TensorProto eleme
 INT32 = 6
 
 
-def model(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray, c0: np.ndarray | None,
-          seq_lens: np.ndarray | None, config: dict[str, Any], dtype: str,
-          ) -> tuple[Any, dict[str, np.ndarray]]:
+def model(
+    x: np.ndarray,
+    params: dict[str, np.ndarray],
+    h0: np.ndarray,
+    c0: np.ndarray | None,
+    seq_lens: np.ndarray | None,
+    config: dict[str, Any],
+    dtype: str,
+) -> tuple[Any, dict[str, np.ndarray]]:
     """The checked one-node model (opset 14) and its feeds, every tensor in `dtype`.
 
     `config` holds the operator's attributes plus `op` (lstm_ref.layouts.onnx); the
@@ -32,8 +38,12 @@ def model(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray, c0: np.n
         raise ImportError("the ONNX adapters need onnx: pip install 'lstm-ref[onnx]'") from None
     kind = np.dtype(dtype).type
     op = config["op"]
-    feeds = {"X": x.astype(kind), "W": params["W"].astype(kind), "R": params["R"].astype(kind),
-             "initial_h": h0.astype(kind)}
+    feeds = {
+        "X": x.astype(kind),
+        "W": params["W"].astype(kind),
+        "R": params["R"].astype(kind),
+        "initial_h": h0.astype(kind),
+    }
     for name in ("B", "P"):
         if name in params:
             feeds[name] = params[name].astype(kind)
@@ -48,8 +58,13 @@ def model(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray, c0: np.n
     outputs = ["Y", "Y_h"] + (["Y_c"] if op == "LSTM" else [])
     node = helper.make_node(op, names, outputs, **attrs)
     element = ELEMENT[dtype]
-    graph_inputs = [helper.make_tensor_value_info(
-        n, INT32 if n == "sequence_lens" else element, list(feeds[n].shape)) for n in names if n]
+    graph_inputs = [
+        helper.make_tensor_value_info(
+            n, INT32 if n == "sequence_lens" else element, list(feeds[n].shape)
+        )
+        for n in names
+        if n
+    ]
     ranks = {"Y": ["T", "D", "B", "H"], "Y_h": ["D", "B", "H"], "Y_c": ["D", "B", "H"]}
     graph_outputs = [helper.make_tensor_value_info(n, element, ranks[n]) for n in outputs]
     graph = helper.make_graph([node], op.lower(), graph_inputs, graph_outputs)

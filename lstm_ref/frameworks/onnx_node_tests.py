@@ -28,9 +28,11 @@ from lstm_ref.params import Params, layer_prefix
 from lstm_ref.spec import Spec
 
 CELLS = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
-INPUTS = {"LSTM": ["X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P"],
-          "GRU": ["X", "W", "R", "B", "sequence_lens", "initial_h"],
-          "RNN": ["X", "W", "R", "B", "sequence_lens", "initial_h"]}
+INPUTS = {
+    "LSTM": ["X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P"],
+    "GRU": ["X", "W", "R", "B", "sequence_lens", "initial_h"],
+    "RNN": ["X", "W", "R", "B", "sequence_lens", "initial_h"],
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ def load() -> list[Any]:
             # onnx's test-case modules compute their data at import and warn as they do.
             warnings.simplefilter("ignore")
             from onnx.backend.test import loader
+
             cases = loader.load_model_tests(kind="node")
     except ImportError:
         raise ImportError("ONNX's node tests need onnx: pip install 'lstm-ref[onnx]'") from None
@@ -122,10 +125,10 @@ def compare(case: Any, digits: int = 30) -> list[NodeTestResult]:
             params[f"{prefix}.{block(q, 'W_x')}"] = W[d, span]
             params[f"{prefix}.{block(q, 'W_h')}"] = R[d, span]
             params[f"{prefix}.{block(q, 'b_x')}"] = B[d, span]
-            params[f"{prefix}.{block(q, 'b_h')}"] = B[d, len(order) * hidden:][span]
+            params[f"{prefix}.{block(q, 'b_h')}"] = B[d, len(order) * hidden :][span]
         if spec.peepholes:
             for g, q in enumerate(ONNX.peephole_order):
-                peephole = data["P"][d, g * hidden:(g + 1) * hidden]
+                peephole = data["P"][d, g * hidden : (g + 1) * hidden]
                 params[f"{prefix}.{block(q, 'p')}"] = peephole.astype(np.float64)
     h0 = data.get("initial_h")
     c0 = data.get("initial_c") if cell == "lstm" else None
@@ -134,11 +137,13 @@ def compare(case: Any, digits: int = 30) -> list[NodeTestResult]:
         c0 = None if c0 is None else c0.transpose(1, 0, 2)
     lens = data.get("sequence_lens")
     result = forward(spec, Params(spec, params), x, h0, c0, lens, digits=digits)
-    exact = {name: value for name, value in (("Y", result.y), ("Y_h", result.h_n),
-                                             ("Y_c", result.c_n)) if value is not None}
+    exact = {
+        name: value
+        for name, value in (("Y", result.y), ("Y_h", result.h_n), ("Y_c", result.c_n))
+        if value is not None
+    }
     rows = []
-    roles = [role for role, given in zip(("Y", "Y_h", "Y_c"), node.output, strict=False)
-             if given]
+    roles = [role for role, given in zip(("Y", "Y_h", "Y_c"), node.output, strict=False) if given]
     for name, stored in zip(roles, outputs, strict=False):
         values = exact[name].values
         # canonical (T, B, [D,] H) -> ONNX (T, D, B, H) or, batch-major, (B, T, D, H)
@@ -152,18 +157,29 @@ def compare(case: Any, digits: int = 30) -> list[NodeTestResult]:
         stored = stored.astype(np.float64).reshape(truth.shape)
         error = np.abs(stored - truth)
         rel = error / np.maximum(np.abs(truth), np.finfo(np.float64).tiny)
-        rows.append(NodeTestResult(case.name, spec, name, float(error.max()), float(rel.max()),
-                                   int(np.sum(stored.astype(np.float32) != correctly_rounded)),
-                                   int(stored.size)))
+        rows.append(
+            NodeTestResult(
+                case.name,
+                spec,
+                name,
+                float(error.max()),
+                float(rel.max()),
+                int(np.sum(stored.astype(np.float32) != correctly_rounded)),
+                int(stored.size),
+            )
+        )
     return rows
 
 
 def table(results: list[NodeTestResult]) -> str:
     """A Markdown table of the comparison."""
-    lines = ["| ONNX node test | output | max abs error | max rel error "
-             "| wrongly rounded float32 |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| ONNX node test | output | max abs error | max rel error | wrongly rounded float32 |",
+        "|---|---|---|---|---|",
+    ]
     for r in results:
-        lines.append(f"| {r.name} | {r.output} | {r.max_abs:.3g} | {r.max_rel:.3g} | "
-                     f"{r.wrongly_rounded} / {r.size} |")
+        lines.append(
+            f"| {r.name} | {r.output} | {r.max_abs:.3g} | {r.max_rel:.3g} | "
+            f"{r.wrongly_rounded} / {r.size} |"
+        )
     return "\n".join(lines)

@@ -29,14 +29,20 @@ def implementation(dtype: str) -> Implementation:
     try:
         from onnx.reference import ReferenceEvaluator
     except ImportError:
-        raise ImportError("the ONNX reference-evaluator adapter needs onnx: "
-                          "pip install 'lstm-ref[onnx]'") from None
+        raise ImportError(
+            "the ONNX reference-evaluator adapter needs onnx: pip install 'lstm-ref[onnx]'"
+        ) from None
     if dtype not in DTYPES:
         raise ValueError(f"`dtype` must be one of {', '.join(DTYPES)}; got {dtype!r}")
 
-    def onnx_reference_node(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray,
-                            c0: np.ndarray | None, seq_lens: np.ndarray | None = None,
-                            config: dict[str, Any] | None = None) -> tuple[Any, ...]:
+    def onnx_reference_node(
+        x: np.ndarray,
+        params: dict[str, np.ndarray],
+        h0: np.ndarray,
+        c0: np.ndarray | None,
+        seq_lens: np.ndarray | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> tuple[Any, ...]:
         config = given(config, "config")
         built, feeds = model(x, params, h0, c0, seq_lens, config, dtype)
         result = cast(list[np.ndarray], ReferenceEvaluator(built).run(None, feeds))

@@ -22,21 +22,30 @@ def implementation(dtype: str) -> Implementation:
     try:
         import onnxruntime
     except ImportError:
-        raise ImportError("the ONNX Runtime adapter needs onnx and onnxruntime: "
-                          "pip install 'lstm-ref[onnx]'") from None
+        raise ImportError(
+            "the ONNX Runtime adapter needs onnx and onnxruntime: pip install 'lstm-ref[onnx]'"
+        ) from None
     if dtype != "float32":
-        raise ValueError(f"`dtype` must be float32: ONNX Runtime's CPU LSTM, GRU and RNN "
-                         f"kernels support no other; got {dtype!r}")
+        raise ValueError(
+            f"`dtype` must be float32: ONNX Runtime's CPU LSTM, GRU and RNN "
+            f"kernels support no other; got {dtype!r}"
+        )
 
-    def onnxruntime_node(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray,
-                         c0: np.ndarray | None, seq_lens: np.ndarray | None = None,
-                         config: dict[str, Any] | None = None) -> tuple[Any, ...]:
+    def onnxruntime_node(
+        x: np.ndarray,
+        params: dict[str, np.ndarray],
+        h0: np.ndarray,
+        c0: np.ndarray | None,
+        seq_lens: np.ndarray | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> tuple[Any, ...]:
         config = given(config, "config")
         built, feeds = model(x, params, h0, c0, seq_lens, config, dtype)
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors reach the checker as exceptions; no log lines
-        session = onnxruntime.InferenceSession(built.SerializeToString(), options,
-                                               providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(
+            built.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
         return outputs(config["op"], session.run(None, feeds))
 
     return onnxruntime_node

@@ -70,8 +70,9 @@ class Row:
     note: str = ""
 
     @classmethod
-    def from_report(cls, report: Report, *, implementation: str, version: str,
-                    gradients: bool) -> Row:
+    def from_report(
+        cls, report: Report, *, implementation: str, version: str, gradients: bool
+    ) -> Row:
         """The row of a checker report (the report's own implementation name is a
         qualified function name; `implementation` is the one to show)."""
         judged = [c for c in report.cases if c.status in ("pass", "suspicious", "fail")]
@@ -87,23 +88,47 @@ class Row:
         counts = report.counts()
         checked = any(c.status != "unsupported" for c in report.cases)
         return cls(
-            implementation, version, report.cell, report.dtype, report.profile, report.suite,
-            gradients, VERDICTS[report.verdict] if checked else "no case checked",
+            implementation,
+            version,
+            report.cell,
+            report.dtype,
+            report.profile,
+            report.suite,
+            gradients,
+            VERDICTS[report.verdict] if checked else "no case checked",
             {status: counts.get(status, 0) for status in STATUSES},
-            _worst(passing), _worst(judged),
-            _grouped(deviations), _grouped(errors),
+            _worst(passing),
+            _worst(judged),
+            _grouped(deviations),
+            _grouped(errors),
         )
 
     @classmethod
     def missing(cls, adapter: BuiltIn, suite: str, reason: str) -> Row:
         """The row of an adapter whose framework is not installed: `reason` says what to
         install."""
-        return cls(adapter.name, _version(adapter), "-", "-", "-", suite, adapter.gradients,
-                   NOT_INSTALLED, {status: 0 for status in STATUSES}, None, None, note=reason)
+        return cls(
+            adapter.name,
+            _version(adapter),
+            "-",
+            "-",
+            "-",
+            suite,
+            adapter.gradients,
+            NOT_INSTALLED,
+            {status: 0 for status in STATUSES},
+            None,
+            None,
+            note=reason,
+        )
 
     def key(self) -> tuple[object, ...]:
-        return (self.implementation, _index(CELLS, self.cell), _index(DTYPE_ORDER, self.dtype),
-                self.profile)
+        return (
+            self.implementation,
+            _index(CELLS, self.cell),
+            _index(DTYPE_ORDER, self.dtype),
+            self.profile,
+        )
 
 
 def _grouped(ids: dict[str, list[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -120,8 +145,9 @@ def _index(order: Sequence[str], value: str) -> int:
 
 
 def _version(adapter: BuiltIn) -> str:
-    return ", ".join(f"{package} {version or NOT_INSTALLED}"
-                     for package, version in adapter.versions().items())
+    return ", ".join(
+        f"{package} {version or NOT_INSTALLED}" for package, version in adapter.versions().items()
+    )
 
 
 def profiles(dtype: str) -> tuple[str, ...]:
@@ -154,11 +180,24 @@ def rows_for(adapter: BuiltIn, suite: str = "standard") -> list[Row]:
         vjp = adapter.vjp(dtype) if adapter.gradients else None
         for profile in profiles(dtype):
             for cell in adapter.cells:
-                report = check(impl, cell=cell, layout=adapter.layout, dtype=dtype,
-                               profile=profile, suite=suite, gradients=adapter.gradients,
-                               vjp=vjp)
-                rows.append(Row.from_report(report, implementation=adapter.name,
-                                            version=version, gradients=adapter.gradients))
+                report = check(
+                    impl,
+                    cell=cell,
+                    layout=adapter.layout,
+                    dtype=dtype,
+                    profile=profile,
+                    suite=suite,
+                    gradients=adapter.gradients,
+                    vjp=vjp,
+                )
+                rows.append(
+                    Row.from_report(
+                        report,
+                        implementation=adapter.name,
+                        version=version,
+                        gradients=adapter.gradients,
+                    )
+                )
     return rows
 
 
@@ -171,8 +210,9 @@ def platform_line() -> str:
             if line.startswith("model name"):
                 cpu = line.partition(":")[2].strip()
                 break
-    return (f"Python {platform.python_version()}, {platform.system()} {platform.machine()}, "
-            f"CPU {cpu}")
+    return (
+        f"Python {platform.python_version()}, {platform.system()} {platform.machine()}, CPU {cpu}"
+    )
 
 
 def margin(value: float | None) -> str:
@@ -185,7 +225,7 @@ def _cell_text(text: str, limit: int | None = None) -> str:
     angle brackets (which Markdown would read as HTML: "<class 'numpy.ndarray'>") escaped."""
     text = " ".join(text.split())
     if limit is not None and len(text) > limit:
-        text = text[:limit - 3] + "..."
+        text = text[: limit - 3] + "..."
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
 
 
@@ -212,7 +252,7 @@ def markdown(rows: Sequence[Row], *, command: str, platform_text: str | None = N
         "case is one the layout cannot express or the implementation refuses (`lstm-ref "
         "check NAME` gives each reason). With gradients, the margins include the gradients'. "
         "Named deviations list, with the case ids, each named mistake the checker found "
-        f"(docs/checker.md), failures no named mistake explains (\"{UNEXPLAINED}\") and "
+        f'(docs/checker.md), failures no named mistake explains ("{UNEXPLAINED}") and '
         f"each error (its message cut at {REASON_LIMIT} characters; `--json` has it whole). "
         "float16 and bfloat16 are checked under two profiles, accumulating in float32 or in "
         "the storage format (docs/tolerances.md): a fail under one and a pass under the other "
@@ -224,14 +264,20 @@ def markdown(rows: Sequence[Row], *, command: str, platform_text: str | None = N
     ]
     for r in rows:
         counts = " / ".join(str(r.counts.get(s, 0)) for s in STATUSES)
-        named = "; ".join([f"{_cell_text(name)} [{', '.join(ids)}]" for name, ids in r.deviations]
-                          + [f"error: {_cell_text(reason, REASON_LIMIT)} [{', '.join(ids)}]"
-                             for reason, ids in r.errors])
+        named = "; ".join(
+            [f"{_cell_text(name)} [{', '.join(ids)}]" for name, ids in r.deviations]
+            + [
+                f"error: {_cell_text(reason, REASON_LIMIT)} [{', '.join(ids)}]"
+                for reason, ids in r.errors
+            ]
+        )
         if r.note:
             named = _cell_text(r.note)
-        lines.append(f"| {r.implementation} | {r.cell} | {r.dtype} | {r.profile} | "
-                     f"{'yes' if r.gradients else 'no'} | {r.verdict} | {counts} | "
-                     f"{margin(r.worst_passing)} | {margin(r.worst)} | {named or '-'} |")
+        lines.append(
+            f"| {r.implementation} | {r.cell} | {r.dtype} | {r.profile} | "
+            f"{'yes' if r.gradients else 'no'} | {r.verdict} | {counts} | "
+            f"{margin(r.worst_passing)} | {margin(r.worst)} | {named or '-'} |"
+        )
     return "\n".join(lines) + "\n"
 
 

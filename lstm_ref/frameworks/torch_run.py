@@ -50,8 +50,10 @@ def _kind(dtype: str) -> Any:
 
 def _modules(modules: str) -> str:
     if modules not in ("layers", "cells"):
-        raise ValueError(f"`modules` must be 'layers' (nn.LSTM, nn.GRU, nn.RNN) or 'cells' "
-                         f"(nn.LSTMCell, nn.GRUCell, nn.RNNCell); got {modules!r}")
+        raise ValueError(
+            f"`modules` must be 'layers' (nn.LSTM, nn.GRU, nn.RNN) or 'cells' "
+            f"(nn.LSTMCell, nn.GRUCell, nn.RNNCell); got {modules!r}"
+        )
     return modules
 
 
@@ -59,16 +61,22 @@ def module_for(config: dict[str, Any], params: dict[str, np.ndarray], dtype: Any
     """The torch.nn layer a torch-layout config describes, loaded with `params`."""
     nn = _require().nn
     kind = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[config["cell"]]
-    kwargs = dict(input_size=config["input_size"], hidden_size=config["hidden_size"],
-                  num_layers=config["num_layers"], bias=config["bias"],
-                  bidirectional=config["bidirectional"], dtype=dtype)
+    kwargs = dict(
+        input_size=config["input_size"],
+        hidden_size=config["hidden_size"],
+        num_layers=config["num_layers"],
+        bias=config["bias"],
+        bidirectional=config["bidirectional"],
+        dtype=dtype,
+    )
     if config["cell"] == "lstm":
         kwargs["proj_size"] = config["proj_size"]
     if config["cell"] == "rnn":
         kwargs["nonlinearity"] = config["nonlinearity"]
     module = kind(**kwargs)
-    module.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)).to(dtype)
-                            for k, v in params.items()})
+    module.load_state_dict(
+        {k: torch.from_numpy(np.ascontiguousarray(v)).to(dtype) for k, v in params.items()}
+    )
     return module
 
 
@@ -81,7 +89,8 @@ def run(module: Any, x: Any, state: Any, seq_lens: np.ndarray | None) -> tuple[A
         inputs = x
         if seq_lens is not None:
             inputs = torch.nn.utils.rnn.pack_padded_sequence(
-                x, torch.from_numpy(seq_lens), enforce_sorted=False)
+                x, torch.from_numpy(seq_lens), enforce_sorted=False
+            )
         y, state = module(inputs, state)
     if seq_lens is not None:
         y, _ = torch.nn.utils.rnn.pad_packed_sequence(y, total_length=x.shape[0])
@@ -103,9 +112,14 @@ def implementation(dtype: str, modules: str = "layers") -> Implementation:
         return cell_implementation(dtype)
     kind = _kind(dtype)
 
-    def pytorch(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray,
-                c0: np.ndarray | None, seq_lens: np.ndarray | None = None,
-                config: dict[str, Any] | None = None) -> tuple[Any, ...]:
+    def pytorch(
+        x: np.ndarray,
+        params: dict[str, np.ndarray],
+        h0: np.ndarray,
+        c0: np.ndarray | None,
+        seq_lens: np.ndarray | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> tuple[Any, ...]:
         config = given(config, "config")
         module = module_for(config, params, kind)
         state = _tensor(h0, kind) if c0 is None else (_tensor(h0, kind), _tensor(c0, kind))
@@ -123,11 +137,15 @@ def vjp(dtype: str, modules: str = "layers") -> VectorJacobianProduct:
         return cell_vjp(dtype)
     kind = _kind(dtype)
 
-    def pytorch_vjp(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray,
-                    c0: np.ndarray | None, seq_lens: np.ndarray | None = None,
-                    config: dict[str, Any] | None = None,
-                    cotangents: dict[str, np.ndarray] | None = None,
-                    ) -> tuple[Any, dict[str, Any], Any, Any]:
+    def pytorch_vjp(
+        x: np.ndarray,
+        params: dict[str, np.ndarray],
+        h0: np.ndarray,
+        c0: np.ndarray | None,
+        seq_lens: np.ndarray | None = None,
+        config: dict[str, Any] | None = None,
+        cotangents: dict[str, np.ndarray] | None = None,
+    ) -> tuple[Any, dict[str, Any], Any, Any]:
         config, cotangents = given(config, "config"), given(cotangents, "cotangents")
         module = module_for(config, params, kind)
         xt = _tensor(x, kind).requires_grad_()
@@ -135,8 +153,9 @@ def vjp(dtype: str, modules: str = "layers") -> VectorJacobianProduct:
         ct = None if c0 is None else _tensor(c0, kind).requires_grad_()
         y, state = run(module, xt, ht if ct is None else (ht, ct), seq_lens)
         h_n, c_n = (state, None) if ct is None else state
-        total = ((y * _tensor(cotangents["y"], kind)).sum()
-                 + (h_n * _tensor(cotangents["h_n"], kind)).sum())
+        total = (y * _tensor(cotangents["y"], kind)).sum() + (
+            h_n * _tensor(cotangents["h_n"], kind)
+        ).sum()
         if c_n is not None:
             total = total + (c_n * _tensor(cotangents["c_n"], kind)).sum()
         total.backward()
@@ -156,14 +175,21 @@ def cell_for(config: dict[str, Any], params: dict[str, np.ndarray], dtype: Any) 
     (`weight_ih_l0` is the cell's `weight_ih`, and so on); NotImplementedError, naming the
     options, for what one cell cannot be."""
     name = CELL_MODULES[config["cell"]]
-    beyond = [f"{option}={config[option]!r}" for option, plain in
-              (("num_layers", 1), ("bidirectional", False), ("proj_size", 0))
-              if config.get(option, plain) != plain]
+    beyond = [
+        f"{option}={config[option]!r}"
+        for option, plain in (("num_layers", 1), ("bidirectional", False), ("proj_size", 0))
+        if config.get(option, plain) != plain
+    ]
     if beyond:
-        raise NotImplementedError(f"nn.{name} is one layer, one direction, without projection; "
-                                  f"got {', '.join(beyond)}")
-    kwargs = dict(input_size=config["input_size"], hidden_size=config["hidden_size"],
-                  bias=config["bias"], dtype=dtype)
+        raise NotImplementedError(
+            f"nn.{name} is one layer, one direction, without projection; got {', '.join(beyond)}"
+        )
+    kwargs = dict(
+        input_size=config["input_size"],
+        hidden_size=config["hidden_size"],
+        bias=config["bias"],
+        dtype=dtype,
+    )
     if config["cell"] == "rnn":
         kwargs["nonlinearity"] = config["nonlinearity"]
     cell = getattr(_require().nn, name)(**kwargs)
@@ -171,8 +197,9 @@ def cell_for(config: dict[str, Any], params: dict[str, np.ndarray], dtype: Any) 
     return cell
 
 
-def step_over_time(cell: Any, x: Any, h0: Any, c0: Any | None,
-                   seq_lens: np.ndarray | None) -> tuple[Any, Any, Any | None]:
+def step_over_time(
+    cell: Any, x: Any, h0: Any, c0: Any | None, seq_lens: np.ndarray | None
+) -> tuple[Any, Any, Any | None]:
     """The cell on each step of x (T, B, I); past a sequence's length its state is held and
     its output is zero (the torch layout's packed-sequence semantics). Returns y (T, B, H)
     and the final h, c (B, H)."""
@@ -195,14 +222,24 @@ def cell_implementation(dtype: str) -> Implementation:
     """PyTorch's cell modules stepped over time, computing in `dtype`."""
     kind = _kind(dtype)
 
-    def pytorch_cell(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray,
-                     c0: np.ndarray | None, seq_lens: np.ndarray | None = None,
-                     config: dict[str, Any] | None = None) -> tuple[Any, ...]:
+    def pytorch_cell(
+        x: np.ndarray,
+        params: dict[str, np.ndarray],
+        h0: np.ndarray,
+        c0: np.ndarray | None,
+        seq_lens: np.ndarray | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> tuple[Any, ...]:
         config = given(config, "config")
         cell = cell_for(config, params, kind)
         with torch.no_grad():
-            y, h_n, c_n = step_over_time(cell, _tensor(x, kind), _tensor(h0[0], kind),
-                                         None if c0 is None else _tensor(c0[0], kind), seq_lens)
+            y, h_n, c_n = step_over_time(
+                cell,
+                _tensor(x, kind),
+                _tensor(h0[0], kind),
+                None if c0 is None else _tensor(c0[0], kind),
+                seq_lens,
+            )
         return _numpy(y), _numpy(h_n)[None], None if c_n is None else _numpy(c_n)[None]
 
     return pytorch_cell
@@ -212,11 +249,15 @@ def cell_vjp(dtype: str) -> VectorJacobianProduct:
     """PyTorch autograd through the stepped cell, as the vjp of :func:`cell_implementation`."""
     kind = _kind(dtype)
 
-    def pytorch_cell_vjp(x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray,
-                         c0: np.ndarray | None, seq_lens: np.ndarray | None = None,
-                         config: dict[str, Any] | None = None,
-                         cotangents: dict[str, np.ndarray] | None = None,
-                         ) -> tuple[Any, dict[str, Any], Any, Any]:
+    def pytorch_cell_vjp(
+        x: np.ndarray,
+        params: dict[str, np.ndarray],
+        h0: np.ndarray,
+        c0: np.ndarray | None,
+        seq_lens: np.ndarray | None = None,
+        config: dict[str, Any] | None = None,
+        cotangents: dict[str, np.ndarray] | None = None,
+    ) -> tuple[Any, dict[str, Any], Any, Any]:
         config, cotangents = given(config, "config"), given(cotangents, "cotangents")
         cell = cell_for(config, params, kind)
         xt = _tensor(x, kind).requires_grad_()
@@ -224,7 +265,8 @@ def cell_vjp(dtype: str) -> VectorJacobianProduct:
         ct = None if c0 is None else _tensor(c0, kind).requires_grad_()
         y, h_n, c_n = step_over_time(cell, xt, ht[0], None if ct is None else ct[0], seq_lens)
         total = (y * _tensor(cotangents["y"], kind)).sum() + (
-            h_n * _tensor(cotangents["h_n"][0], kind)).sum()
+            h_n * _tensor(cotangents["h_n"][0], kind)
+        ).sum()
         if c_n is not None:
             total = total + (c_n * _tensor(cotangents["c_n"][0], kind)).sum()
         total.backward()

@@ -11,5 +11,16 @@ from lstm_ref.golden.generate import generate
 from lstm_ref.golden.load import GoldenCase, load_suite
 from lstm_ref.golden.verify import verify
 
-__all__ = ["CATALOGUE", "FLAGS", "FORMAT_VERSION", "SUITES", "Case", "GoldenCase",
-           "GoldenFormatError", "generate", "load_suite", "suite", "verify"]
+__all__ = [
+    "CATALOGUE",
+    "FLAGS",
+    "FORMAT_VERSION",
+    "SUITES",
+    "Case",
+    "GoldenCase",
+    "GoldenFormatError",
+    "generate",
+    "load_suite",
+    "suite",
+    "verify",
+]

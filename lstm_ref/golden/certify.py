@@ -105,8 +105,12 @@ class Certified:
     precisions: list[int]
 
 
-def certify(evaluate: Callable[[int, str], dict[str, np.ndarray]], digits: int,
-            method: str = "ziv-mpmath", max_bits: int | None = None) -> Certified:
+def certify(
+    evaluate: Callable[[int, str], dict[str, np.ndarray]],
+    digits: int,
+    method: str = "ziv-mpmath",
+    max_bits: int | None = None,
+) -> Certified:
     """Evaluate at rising precision until every value is decided, or `max_bits` is reached.
 
     The precision at least doubles each time, and rises further when the undecided
@@ -130,16 +134,22 @@ def certify(evaluate: Callable[[int, str], dict[str, np.ndarray]], digits: int,
                     raise
                 bits = min(max_bits, 2 * bits)
                 continue
-            enclosures = {name: _Enclosures(balls=list(array.flat))
-                          for name, array in balls.items()}
+            enclosures = {
+                name: _Enclosures(balls=list(array.flat)) for name, array in balls.items()
+            }
             shapes = {name: array.shape for name, array in balls.items()}
         else:
             low, high = evaluate(bits, "mpmath"), evaluate(bits + STEP_BITS, "mpmath")
             precisions += [bits, bits + STEP_BITS]
-            enclosures = {name: _Enclosures(pairs=[
-                              _ziv(a, b, bits + STEP_BITS)
-                              for a, b in zip(low[name].flat, array.flat, strict=True)])
-                          for name, array in high.items()}
+            enclosures = {
+                name: _Enclosures(
+                    pairs=[
+                        _ziv(a, b, bits + STEP_BITS)
+                        for a, b in zip(low[name].flat, array.flat, strict=True)
+                    ]
+                )
+                for name, array in high.items()
+            }
             shapes = {name: array.shape for name, array in high.items()}
         with mpmath.workprec(2 * bits + 2 * STEP_BITS):
             result, all_decided = _decide(enclosures, shapes, digits)
@@ -172,8 +182,11 @@ class _Enclosures:
     (midpoint, radius) pairs of mpf (method ziv-mpmath). A ball becomes an exact pair
     only when one is needed: most are decided from float64 bounds (:meth:`fast`)."""
 
-    def __init__(self, balls: list[arb] | None = None,
-                 pairs: list[tuple[mpmath.mpf, mpmath.mpf]] | None = None) -> None:
+    def __init__(
+        self,
+        balls: list[arb] | None = None,
+        pairs: list[tuple[mpmath.mpf, mpmath.mpf]] | None = None,
+    ) -> None:
         self.balls, self._pairs = balls, pairs
         given = balls if balls is not None else pairs
         assert given is not None, "balls or pairs"
@@ -202,14 +215,19 @@ class _Enclosures:
         assert self.balls is not None, "only balls have float64 bounds"
         mids = [ball.mid() for ball in self.balls]
         m = np.array([float(x) for x in mids])
-        gap = np.array([float((x - flint.arb(v)).abs_upper())
-                        for x, v in zip(mids, m.tolist(), strict=True)])
+        gap = np.array(
+            [float((x - flint.arb(v)).abs_upper()) for x, v in zip(mids, m.tolist(), strict=True)]
+        )
         rad = np.array([float(ball.rad()) for ball in self.balls])
         gap, rad = np.nextafter(gap, np.inf), np.nextafter(rad, np.inf)
         size = np.abs(m)
-        usable = (np.isfinite(m) & (np.abs(m) > FAST_MIN_MAGNITUDE)
-                  & (np.abs(m) < FAST_MAX_MAGNITUDE) & np.isfinite(rad)
-                  & (tolerance * size > FAST_MIN_TOLERANCE))
+        usable = (
+            np.isfinite(m)
+            & (np.abs(m) > FAST_MIN_MAGNITUDE)
+            & (np.abs(m) < FAST_MAX_MAGNITUDE)
+            & np.isfinite(rad)
+            & (tolerance * size > FAST_MIN_TOLERANCE)
+        )
         half = np.minimum(np.spacing(size), size - np.nextafter(size, 0)) / 2
         slack = 1 + 2.0**-40
         rounds = usable & ((gap + rad) * slack < half)
@@ -220,8 +238,12 @@ class _Enclosures:
 
     def log2_ratio(self, index: int) -> float:
         """log2(radius / |midpoint|), roughly (for choosing the next precision)."""
-        if (self.mid is not None and self.rad is not None and np.isfinite(self.mid[index])
-                and self.rad[index] > 0):
+        if (
+            self.mid is not None
+            and self.rad is not None
+            and np.isfinite(self.mid[index])
+            and self.rad[index] > 0
+        ):
             return math.log2(self.rad[index] / self.mid[index])
         mid, radius = self.pair(index)
         return float(mpmath.log(radius / abs(mid), 2)) if mid and radius else 0.0
@@ -233,8 +255,9 @@ def _flint() -> ModuleType:
     return flint
 
 
-def _decide(enclosures: dict[str, _Enclosures], shapes: dict[str, tuple[int, ...]],
-            digits: int) -> tuple[Certified, bool]:
+def _decide(
+    enclosures: dict[str, _Enclosures], shapes: dict[str, tuple[int, ...]], digits: int
+) -> tuple[Certified, bool]:
     """Which values the enclosures decide, and their roundings in every format."""
     out = Certified({}, {}, {}, {}, {}, [])
     all_decided = True
@@ -271,22 +294,27 @@ def _decide(enclosures: dict[str, _Enclosures], shapes: dict[str, tuple[int, ...
         undecided = np.flatnonzero(~decided).tolist()
         out.shapes[name] = shapes[name]
         out.rounded[name] = {
-            fmt: [float(v) if ok else None
-                  for v, ok in zip(rounding.tolist(), decided, strict=True)]
-            for fmt, rounding in rounded.items()}
+            fmt: [
+                float(v) if ok else None for v, ok in zip(rounding.tolist(), decided, strict=True)
+            ]
+            for fmt, rounding in rounded.items()
+        }
         if undecided:
             out.undecided[name] = undecided
             all_decided = False
     return out, all_decided
 
 
-def _ends(values: _Enclosures, ends: dict[int, tuple[tuple, tuple]],
-          index: int) -> tuple[tuple, tuple]:
+def _ends(
+    values: _Enclosures, ends: dict[int, tuple[tuple, tuple]], index: int
+) -> tuple[tuple, tuple]:
     """The exact ends (raw mpf) of one enclosure, computed once into `ends`."""
     if index not in ends:
         mid, radius = values.pair(index)
-        ends[index] = (mpf_add(mid._mpf_, mpf_neg(radius._mpf_), 0),
-                       mpf_add(mid._mpf_, radius._mpf_, 0))
+        ends[index] = (
+            mpf_add(mid._mpf_, mpf_neg(radius._mpf_), 0),
+            mpf_add(mid._mpf_, radius._mpf_, 0),
+        )
     return ends[index]
 
 

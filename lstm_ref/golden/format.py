@@ -52,8 +52,9 @@ def decode_exact(obj: Any, where: str) -> np.ndarray:
         raise GoldenFormatError(f"{where}: expected an object with `shape` and `values`")
     shape, values = obj["shape"], obj["values"]
     if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
-        raise GoldenFormatError(f"{where}.shape: expected a list of non-negative integers; "
-                                f"got {shape!r}")
+        raise GoldenFormatError(
+            f"{where}.shape: expected a list of non-negative integers; got {shape!r}"
+        )
     if not isinstance(values, list) or len(values) != int(np.prod(shape, dtype=np.int64)):
         raise GoldenFormatError(
             f"{where}.values: expected {int(np.prod(shape, dtype=np.int64))} values for shape "
@@ -111,8 +112,10 @@ def read_json(path: Path) -> Any:
     except FileNotFoundError:
         raise GoldenFormatError(f"{path}: no such file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise GoldenFormatError(f"{path}: not valid JSON ({error}); the file may be truncated: "
-                                "regenerate it with `lstm-ref golden generate`") from None
+        raise GoldenFormatError(
+            f"{path}: not valid JSON ({error}); the file may be truncated: "
+            "regenerate it with `lstm-ref golden generate`"
+        ) from None
 
 
 def check_version(document: Any, where: str) -> None:

@@ -61,8 +61,14 @@ def cotangents(case: Case, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.n
     return {name: sampler.draw(shape, 1.0) for name, shape in shapes.items()}
 
 
-def values_at(spec: Spec, params: Params, inputs: Inputs, cot: dict[str, np.ndarray],
-              bits: int, arithmetic: str = "mpmath") -> dict[str, np.ndarray]:
+def values_at(
+    spec: Spec,
+    params: Params,
+    inputs: Inputs,
+    cot: dict[str, np.ndarray],
+    bits: int,
+    arithmetic: str = "mpmath",
+) -> dict[str, np.ndarray]:
     """Every stored value of a test at a working precision: the outputs, and with
     cotangents the gradients ("grad.x", "grad.h0", "grad.c0", "grad.<parameter>")."""
     args = (spec, params, inputs.x, inputs.h0, inputs.c0, inputs.seq_lens)
@@ -72,8 +78,15 @@ def values_at(spec: Spec, params: Params, inputs: Inputs, cot: dict[str, np.ndar
     else:
         grads = backward(*args, cotangents=cot, bits=bits, arithmetic=arithmetic)
         r = grads.forward
-        values = {"y": r.y, "h_n": r.h_n, "c_n": r.c_n, "y_out": r.y_out,
-                  "grad.x": grads.x, "grad.h0": grads.h0, "grad.c0": grads.c0}
+        values = {
+            "y": r.y,
+            "h_n": r.h_n,
+            "c_n": r.c_n,
+            "y_out": r.y_out,
+            "grad.x": grads.x,
+            "grad.h0": grads.h0,
+            "grad.c0": grads.c0,
+        }
         values.update({f"grad.{k}": v for k, v in grads.params.items()})
     return {k: v.values for k, v in values.items() if v is not None}
 
@@ -89,9 +102,12 @@ def evaluator(case: Case) -> tuple[Callable[[int, str], dict[str, np.ndarray]], 
         return values_at(spec, params, inputs, cot, bits, arithmetic)
 
     stored = {
-        "inputs": {"x": encode_exact(inputs.x), "h0": encode_exact(inputs.h0),
-                   **({"c0": encode_exact(inputs.c0)} if inputs.c0 is not None else {}),
-                   "seq_lens": [int(n) for n in inputs.seq_lens]},
+        "inputs": {
+            "x": encode_exact(inputs.x),
+            "h0": encode_exact(inputs.h0),
+            **({"c0": encode_exact(inputs.c0)} if inputs.c0 is not None else {}),
+            "seq_lens": [int(n) for n in inputs.seq_lens],
+        },
         "params": {name: encode_exact(value) for name, value in params.items()},
     }
     if cot:
@@ -120,8 +136,11 @@ def test_document(case: Case, tc_id: int, digits: int, method: str) -> dict[str,
 def expected_document(certified: Certified) -> dict[str, Any]:
     out = {}
     for name, shape in certified.shapes.items():
-        entry: dict[str, Any] = {"shape": list(shape), "mid": certified.mid[name],
-                                 "rad": certified.rad[name]}
+        entry: dict[str, Any] = {
+            "shape": list(shape),
+            "mid": certified.mid[name],
+            "rad": certified.rad[name],
+        }
         for fmt, values in certified.rounded[name].items():
             entry[fmt] = [None if v is None else hex_float(v) for v in values]
         out[name] = entry
@@ -133,9 +152,13 @@ def _test_job(job: tuple[Case, int, int, str]) -> dict[str, Any]:
     return test_document(*job)
 
 
-def suite_documents(name: str, digits: int = DEFAULT_DIGITS, method: str = DEFAULT_METHOD,
-                    progress: Callable[[int, int, str], None] | None = None,
-                    executor: Executor | None = None) -> dict[str, Any]:
+def suite_documents(
+    name: str,
+    digits: int = DEFAULT_DIGITS,
+    method: str = DEFAULT_METHOD,
+    progress: Callable[[int, int, str], None] | None = None,
+    executor: Executor | None = None,
+) -> dict[str, Any]:
     """Every file of a suite, as JSON documents keyed by file name.
 
     The tests are computed through `executor` (any concurrent.futures.Executor, such as a
@@ -166,8 +189,9 @@ def suite_documents(name: str, digits: int = DEFAULT_DIGITS, method: str = DEFAU
                 layout = parameter_layout(case.spec)
                 groups[key] = {
                     "spec": case.spec.to_json(),
-                    "parameters": {k: {"shape": list(s), "dims": d}
-                                   for k, (s, d) in layout.items()},
+                    "parameters": {
+                        k: {"shape": list(s), "dims": d} for k, (s, d) in layout.items()
+                    },
                     "tests": [],
                 }
             groups[key]["tests"].append(tests[case.id])
@@ -200,9 +224,15 @@ def progress_bar(done: int, total: int, label: str) -> None:
     sys.stderr.flush()
 
 
-def generate(name: str, out: Path, digits: int = DEFAULT_DIGITS, quiet: bool = False,
-             method: str = DEFAULT_METHOD, workers: int | None = None,
-             executor: Executor | None = None) -> list[Path]:
+def generate(
+    name: str,
+    out: Path,
+    digits: int = DEFAULT_DIGITS,
+    quiet: bool = False,
+    method: str = DEFAULT_METHOD,
+    workers: int | None = None,
+    executor: Executor | None = None,
+) -> list[Path]:
     """Write a suite's files and its manifest into `out`; returns the paths written.
 
     `method` is "ziv-mpmath" (mpmath only; heuristic) or "arb" (python-flint; rigorous).
@@ -217,13 +247,16 @@ def generate(name: str, out: Path, digits: int = DEFAULT_DIGITS, quiet: bool = F
         raise ValueError(f"`digits` must be in [17, 200] (17 identify a float64); got {digits}")
     if method not in METHODS:
         raise ValueError(f"`certify` must be one of {', '.join(METHODS)}; got {method!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 1):
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
         raise ValueError(f"`workers` must be a positive integer; got {workers!r}")
     if isinstance(executor, ThreadPoolExecutor):
-        raise ValueError("`executor` must run tasks in separate processes (mpmath's working "
-                         "precision is per process); got a ThreadPoolExecutor: use a "
-                         "ProcessPoolExecutor, or `workers`")
+        raise ValueError(
+            "`executor` must run tasks in separate processes (mpmath's working "
+            "precision is per process); got a ThreadPoolExecutor: use a "
+            "ProcessPoolExecutor, or `workers`"
+        )
     if method == "arb":
         backend("arb")  # fails now, with the install hint, if python-flint is missing
     show = None if quiet else progress_bar

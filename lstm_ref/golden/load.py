@@ -121,8 +121,11 @@ def resolve(suite: str | os.PathLike[str]) -> Path:
 
     method = "arb" if importlib.util.find_spec("flint") else "ziv-mpmath"
     target = cache_root() / str(suite)
-    print(f"lstm_ref: generating the {suite!r} golden suite into {target} ({method}); "
-          "this happens once", file=sys.stderr)
+    print(
+        f"lstm_ref: generating the {suite!r} golden suite into {target} ({method}); "
+        "this happens once",
+        file=sys.stderr,
+    )
     generate(str(suite), target, quiet=True, method=method)
     return target
 
@@ -167,8 +170,9 @@ def load_file(path: Path) -> list[GoldenCase]:
         for test in group["tests"]:
             cases.append(_case(path, spec, test, document["certification"]["digits"]))
     if len(cases) != document["numberOfTests"]:
-        raise GoldenFormatError(f"{path}: numberOfTests is {document['numberOfTests']}; "
-                                f"the file holds {len(cases)}")
+        raise GoldenFormatError(
+            f"{path}: numberOfTests is {document['numberOfTests']}; the file holds {len(cases)}"
+        )
     return cases
 
 
@@ -179,12 +183,16 @@ def _case(path: Path, spec: Spec, test: dict[str, Any], digits: int) -> GoldenCa
         x = decode_exact(arrays["x"], f"{where}.inputs.x")
         h0 = decode_exact(arrays["h0"], f"{where}.inputs.h0")
         c0 = decode_exact(arrays["c0"], f"{where}.inputs.c0") if "c0" in arrays else None
-        inputs = validate_inputs(spec, x, h0, c0, np.array(arrays["seq_lens"], dtype=np.int64),
-                                 force=True)
-        params = Params(spec, {k: decode_exact(v, f"{where}.params[{k!r}]")
-                               for k, v in test["params"].items()})
-        cot = {k: decode_exact(v, f"{where}.cotangents[{k!r}]")
-               for k, v in test.get("cotangents", {}).items()}
+        inputs = validate_inputs(
+            spec, x, h0, c0, np.array(arrays["seq_lens"], dtype=np.int64), force=True
+        )
+        params = Params(
+            spec, {k: decode_exact(v, f"{where}.params[{k!r}]") for k, v in test["params"].items()}
+        )
+        cot = {
+            k: decode_exact(v, f"{where}.cotangents[{k!r}]")
+            for k, v in test.get("cotangents", {}).items()
+        }
     except (ValueError, TypeError, KeyError) as error:
         if isinstance(error, GoldenFormatError):
             raise
@@ -193,11 +201,25 @@ def _case(path: Path, spec: Spec, test: dict[str, Any], digits: int) -> GoldenCa
         size = int(np.prod(entry["shape"], dtype=np.int64))
         for field in ("mid", "rad", *FORMATS):
             if len(entry[field]) != size:
-                raise GoldenFormatError(f"{where}.expected[{name!r}].{field}: expected {size} "
-                                        f"values for shape {entry['shape']}; "
-                                        f"got {len(entry[field])}")
-    return GoldenCase(str(path), test["tcId"], test["id"], test["comment"], tuple(test["flags"]),
-                      spec, params, inputs, cot, test["expected"], test["certification"], digits)
+                raise GoldenFormatError(
+                    f"{where}.expected[{name!r}].{field}: expected {size} "
+                    f"values for shape {entry['shape']}; "
+                    f"got {len(entry[field])}"
+                )
+    return GoldenCase(
+        str(path),
+        test["tcId"],
+        test["id"],
+        test["comment"],
+        tuple(test["flags"]),
+        spec,
+        params,
+        inputs,
+        cot,
+        test["expected"],
+        test["certification"],
+        digits,
+    )
 
 
 def load_suite(suite: str | os.PathLike[str] = "standard") -> list[GoldenCase]:

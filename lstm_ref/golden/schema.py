@@ -16,9 +16,24 @@ from typing import Any
 
 from lstm_ref.golden.format import SCHEMA_NAME, GoldenFormatError
 
-KEYWORDS = {"$schema", "$id", "title", "description", "$defs", "type", "const", "enum",
-            "pattern", "minimum", "minItems", "properties", "required",
-            "additionalProperties", "items", "$ref"}
+KEYWORDS = {
+    "$schema",
+    "$id",
+    "title",
+    "description",
+    "$defs",
+    "type",
+    "const",
+    "enum",
+    "pattern",
+    "minimum",
+    "minItems",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "$ref",
+}
 TYPES: dict[str, type] = {"object": dict, "array": list, "string": str, "null": type(None)}
 
 
@@ -54,8 +69,9 @@ def _type_ok(value: Any, name: str) -> bool:
     return isinstance(value, TYPES[name])
 
 
-def _check(value: Any, rule: dict[str, Any], root: dict[str, Any], path: str,
-           found: list[str], limit: int) -> None:
+def _check(
+    value: Any, rule: dict[str, Any], root: dict[str, Any], path: str, found: list[str], limit: int
+) -> None:
     if len(found) >= limit:
         return
     unknown = set(rule) - KEYWORDS

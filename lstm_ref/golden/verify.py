@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import mpmath
 
@@ -59,16 +60,21 @@ def suite_directories(argument: str | Path) -> list[Path]:
     if path.is_dir():
         folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
         if any((folder / MANIFEST).is_file() for folder in folders):
-            return [folder for folder in folders
-                    if (folder / MANIFEST).is_file() or any(folder.glob("*.json"))]
+            return [
+                folder
+                for folder in folders
+                if (folder / MANIFEST).is_file() or any(folder.glob("*.json"))
+            ]
     raise _not_a_suite(path)
 
 
 def _not_a_suite(path: Path) -> GoldenFormatError:
     """The error for a path that is neither a suite nor a folder of suites: the path,
     what was expected, and what it holds."""
-    return GoldenFormatError(f"{str(path)!r}: expected a golden suite (a folder with "
-                             f"{MANIFEST}) or a folder of suites; found {_found(path)}")
+    return GoldenFormatError(
+        f"{str(path)!r}: expected a golden suite (a folder with "
+        f"{MANIFEST}) or a folder of suites; found {_found(path)}"
+    )
 
 
 def _found(path: Path) -> str:
@@ -83,8 +89,11 @@ def _found(path: Path) -> str:
     return f"a folder without {MANIFEST} and without suites, holding {shown}{more}"
 
 
-def verify(suite: str | Path, recompute: bool = True,
-           progress: Callable[[int, int, str], None] | None = None) -> list[str]:
+def verify(
+    suite: str | Path,
+    recompute: bool = True,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> list[str]:
     """Every problem found in a suite, or in every suite of a folder of suites
     (:func:`suite_directories`), one line each naming file, case and value."""
     try:
@@ -97,8 +106,9 @@ def verify(suite: str | Path, recompute: bool = True,
     return problems
 
 
-def _verify_suite(directory: Path, recompute: bool,
-                  progress: Callable[[int, int, str], None] | None) -> list[str]:
+def _verify_suite(
+    directory: Path, recompute: bool, progress: Callable[[int, int, str], None] | None
+) -> list[str]:
     """Every problem found in one suite directory."""
     if not (directory / MANIFEST).is_file():  # a folder of suites' subfolder with JSON files
         return [str(_not_a_suite(directory))]
@@ -107,8 +117,9 @@ def _verify_suite(directory: Path, recompute: bool,
     except GoldenFormatError as error:
         return [str(error)]
     problems = []
-    unlisted = sorted(p.name for p in directory.glob("*.json")
-                      if p.name != MANIFEST and p.name not in files)
+    unlisted = sorted(
+        p.name for p in directory.glob("*.json") if p.name != MANIFEST and p.name not in files
+    )
     if unlisted:
         problems.append(f"{directory}: files not in the manifest: {unlisted}")
     cases: list[GoldenCase] = []
@@ -157,26 +168,34 @@ def verify_case(case: GoldenCase) -> list[str]:
             label = f"{where}: {name}[{index}]"
             roundings = [entry[fmt][index] for fmt in FORMATS]
             if (index in undecided) != all(r is None for r in roundings) or (
-                    index not in undecided and None in roundings):
-                problems.append(f"{label}: roundings {roundings} disagree with the test's "
-                                f"`undecided` list")
+                index not in undecided and None in roundings
+            ):
+                problems.append(
+                    f"{label}: roundings {roundings} disagree with the test's `undecided` list"
+                )
                 continue
             # Exact rational comparisons: the decimal strings and the dyadic value (or ball).
             mid, rad = Fraction(entry["mid"][index]), Fraction(entry["rad"][index])
             if index not in undecided and rad > width * abs(mid):
-                problems.append(f"{label}: radius {entry['rad'][index]} is wider than "
-                                f"{case.digits} digits of {entry['mid'][index]}")
+                problems.append(
+                    f"{label}: radius {entry['rad'][index]} is wider than "
+                    f"{case.digits} digits of {entry['mid'][index]}"
+                )
                 continue
             low, high = _ends(value)
             if low < mid - rad or high > mid + rad:
-                problems.append(f"{label} = {_show(value)} lies outside the stored enclosure "
-                                f"{entry['mid'][index]} +- {entry['rad'][index]}")
+                problems.append(
+                    f"{label} = {_show(value)} lies outside the stored enclosure "
+                    f"{entry['mid'][index]} +- {entry['rad'][index]}"
+                )
                 continue
             for fmt, rounding in FORMATS.items():
                 stored, actual = entry[fmt][index], round_to(value, rounding)
                 if stored is not None and (math.isnan(actual) or stored != hex_float(actual)):
-                    problems.append(f"{label} {fmt}: stored {stored}, but the value "
-                                    f"{_show(value)} rounds to {hex_float(actual)}")
+                    problems.append(
+                        f"{label} {fmt}: stored {stored}, but the value "
+                        f"{_show(value)} rounds to {hex_float(actual)}"
+                    )
     return problems
 
 
@@ -184,7 +203,7 @@ def _has_flint() -> bool:
     return importlib.util.find_spec("flint") is not None
 
 
-def _ends(value: object) -> tuple[Fraction, Fraction]:
+def _ends(value: Any) -> tuple[Fraction, Fraction]:
     """The exact ends of a ball, or an mpf value twice."""
     if hasattr(value, "rad"):
         low, high = ball_ends(value)

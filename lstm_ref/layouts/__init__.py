@@ -14,8 +14,17 @@ from __future__ import annotations
 from lstm_ref.layouts import canonical, equinox, flax, keras, onnx, torch
 from lstm_ref.layouts.contract import Implementation, Layout, VectorJacobianProduct
 
-LAYOUTS: dict[str, Layout] = {chosen.name: chosen for chosen in (
-    canonical.LAYOUT, torch.LAYOUT, onnx.LAYOUT, keras.LAYOUT, flax.LAYOUT, equinox.LAYOUT)}
+LAYOUTS: dict[str, Layout] = {
+    chosen.name: chosen
+    for chosen in (
+        canonical.LAYOUT,
+        torch.LAYOUT,
+        onnx.LAYOUT,
+        keras.LAYOUT,
+        flax.LAYOUT,
+        equinox.LAYOUT,
+    )
+}
 
 DEFAULT_LAYOUT = torch.LAYOUT.name
 """The layout `lstm_ref.check` and the pytest plugin use when none is named."""
@@ -28,5 +37,11 @@ def layout(name: str) -> Layout:
     return LAYOUTS[name]
 
 
-__all__ = ["DEFAULT_LAYOUT", "LAYOUTS", "Implementation", "Layout", "VectorJacobianProduct",
-           "layout"]
+__all__ = [
+    "DEFAULT_LAYOUT",
+    "LAYOUTS",
+    "Implementation",
+    "Layout",
+    "VectorJacobianProduct",
+    "layout",
+]

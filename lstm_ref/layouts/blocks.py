@@ -25,29 +25,48 @@ def block(gate: str, kind: str) -> str:
     return f"{kind}[{gate}]" if gate else kind
 
 
-def stack_blocks(blocks: Mapping[str, np.ndarray], kind: str, order: tuple[str, ...],
-                 orientation: str = OUT_IN, zeros: tuple[int, ...] | None = None) -> np.ndarray:
+def stack_blocks(
+    blocks: Mapping[str, np.ndarray],
+    kind: str,
+    order: tuple[str, ...],
+    orientation: str = OUT_IN,
+    zeros: tuple[int, ...] | None = None,
+) -> np.ndarray:
     """One layer and direction's blocks of `kind` in `order`, stacked: one under the other,
     or (weights in :data:`IN_OUT`) transposed and side by side. A block that is absent is
     zeros of shape `zeros` when given (else KeyError)."""
+
     def get(gate: str) -> np.ndarray:
         name = block(gate, kind)
         return blocks[name] if zeros is None or name in blocks else np.zeros(zeros)
+
     parts = [get(q) for q in order]
     if orientation == IN_OUT and parts[0].ndim == 2:
         return np.concatenate([p.T for p in parts], axis=1)
     return np.concatenate(parts)
 
 
-def _biases(convention: Convention, spec: Spec, blocks: Mapping[str, np.ndarray],
-            order: tuple[str, ...], zeros: tuple[int, ...] | None) -> Arrays:
+def _biases(
+    convention: Convention,
+    spec: Spec,
+    blocks: Mapping[str, np.ndarray],
+    order: tuple[str, ...],
+    zeros: tuple[int, ...] | None,
+) -> Arrays:
     """The biases of one layer and direction, by kind, as the convention splits them."""
     split = convention.bias_split(spec)
     if split == N_INSIDE:
-        return {"b": np.concatenate([blocks[block(q, "b_x")] if q == "n"
-                                     else blocks[block(q, "b_x")] + blocks[block(q, "b_h")]
-                                     for q in order]),
-                "b_hn": blocks[block("n", "b_h")]}
+        return {
+            "b": np.concatenate(
+                [
+                    blocks[block(q, "b_x")]
+                    if q == "n"
+                    else blocks[block(q, "b_x")] + blocks[block(q, "b_h")]
+                    for q in order
+                ]
+            ),
+            "b_hn": blocks[block("n", "b_h")],
+        }
     b_x = stack_blocks(blocks, "b_x", order, zeros=zeros)
     b_h = stack_blocks(blocks, "b_h", order, zeros=zeros)
     if split == TWO:
@@ -83,8 +102,9 @@ def _placements(convention: Convention, spec: Spec) -> list[tuple[int, str]]:
     first layer only; without {direction}, the forward one, unless directions stack."""
     pattern = convention.names["W_x"]
     layers = range(spec.num_layers) if "{layer}" in pattern else range(1)
-    directions = spec.directions if "{direction}" in pattern or convention.stack_directions \
-        else ("forward",)
+    directions = (
+        spec.directions if "{direction}" in pattern or convention.stack_directions else ("forward",)
+    )
     return [(layer, direction) for layer in layers for direction in directions]
 
 
@@ -100,7 +120,8 @@ def to_layout(convention: Convention, spec: Spec, params: Params) -> dict[str, n
             named.setdefault(convention.name_of(kind, spec.cell).format(**where), []).append(array)
         for name, parts in named.items():
             found.setdefault(name, []).append(
-                parts[0] if len(parts) == 1 else np.concatenate(parts))
+                parts[0] if len(parts) == 1 else np.concatenate(parts)
+            )
     if convention.stack_directions:
         return {name: np.stack(arrays) for name, arrays in found.items()}
     return {name: arrays[0] for name, arrays in found.items()}
@@ -118,8 +139,11 @@ def from_layout(convention: Convention, spec: Spec, arrays: Mapping[str, np.ndar
     used: set[str] = set()
     for index, (layer, direction) in enumerate(placements):
         prefix = layer_prefix(layer, direction) + "."
-        zeros = {name[len(prefix):]: np.zeros(shape) for name, (shape, _) in layout.items()
-                 if name.startswith(prefix)}
+        zeros = {
+            name[len(prefix) :]: np.zeros(shape)
+            for name, (shape, _) in layout.items()
+            if name.startswith(prefix)
+        }
         kinds = _kinds(convention, spec, zeros)
         where = {"layer": layer, "direction": convention.directions[direction]}
         sharing: dict[str, list[str]] = {}
@@ -132,8 +156,10 @@ def from_layout(convention: Convention, spec: Spec, arrays: Mapping[str, np.ndar
             value = np.asarray(arrays[name], dtype=np.float64)
             if convention.stack_directions:
                 if value.ndim == 0 or value.shape[0] != len(placements):
-                    raise ValueError(f"`{name}` must have {len(placements)} directions on its "
-                                     f"first axis; got shape {value.shape}")
+                    raise ValueError(
+                        f"`{name}` must have {len(placements)} directions on its "
+                        f"first axis; got shape {value.shape}"
+                    )
                 value = value[index]
             shape = np.concatenate([kinds[k] for k in shared]).shape
             if value.shape != shape:
@@ -147,8 +173,9 @@ def from_layout(convention: Convention, spec: Spec, arrays: Mapping[str, np.ndar
     return Params(spec, {k: out[k] for k in layout if k in out})
 
 
-def _unstack(convention: Convention, spec: Spec, kind: str, value: np.ndarray,
-             prefix: str) -> dict[str, np.ndarray]:
+def _unstack(
+    convention: Convention, spec: Spec, kind: str, value: np.ndarray, prefix: str
+) -> dict[str, np.ndarray]:
     """One kind's array (one layer and direction) back as canonical blocks."""
     order, size = convention.gate_order[spec.cell], spec.hidden_size
     if kind == "W_hr":
@@ -156,8 +183,10 @@ def _unstack(convention: Convention, spec: Spec, kind: str, value: np.ndarray,
     if kind == "b_hn":
         return {prefix + block("n", "b_h"): value}
     if kind == "b" and value.ndim == 2:  # STACKED: the row of b_x, then the row of b_h
-        return {**_unstack(convention, spec, "b_x", value[0], prefix),
-                **_unstack(convention, spec, "b_h", value[1], prefix)}
+        return {
+            **_unstack(convention, spec, "b_x", value[0], prefix),
+            **_unstack(convention, spec, "b_h", value[1], prefix),
+        }
     if kind == "p":
         order = convention.peephole_order
     if value.ndim == 2 and convention.orientation == IN_OUT:
@@ -165,7 +194,7 @@ def _unstack(convention: Convention, spec: Spec, kind: str, value: np.ndarray,
     split = convention.bias_split(spec) if spec.bias else ""
     out = {}
     for g, q in enumerate(order):
-        part = value[g * size:(g + 1) * size]
+        part = value[g * size : (g + 1) * size]
         if kind != "b":
             out[prefix + block(q, kind)] = part
             continue

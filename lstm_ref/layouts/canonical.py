@@ -22,6 +22,11 @@ def read_gradients(spec: Spec, grads: Mapping[str, Any]) -> Params:
     return Params(spec, grads)
 
 
-LAYOUT = Layout("canonical", lambda case: [], lambda case: dict(case.params),
-                lambda case: case.spec.to_json(), read_gradients=read_gradients,
-                output_names=output_names)
+LAYOUT = Layout(
+    "canonical",
+    lambda case: [],
+    lambda case: dict(case.params),
+    lambda case: case.spec.to_json(),
+    read_gradients=read_gradients,
+    output_names=output_names,
+)

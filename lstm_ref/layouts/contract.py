@@ -66,9 +66,16 @@ class Implementation(Protocol):
     returns the outputs `(y, h_n, c_n)` (with an output layer, in the canonical layout,
     `(y, h_n, c_n, y_out)`), arrays in the layout's shapes."""
 
-    def __call__(self, x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray,
-                 c0: np.ndarray | None, /, seq_lens: np.ndarray | None = None,
-                 config: dict[str, Any] | None = None) -> tuple[Any, ...]: ...
+    def __call__(
+        self,
+        x: np.ndarray,
+        params: dict[str, np.ndarray],
+        h0: np.ndarray,
+        c0: np.ndarray | None,
+        /,
+        seq_lens: np.ndarray | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> tuple[Any, ...]: ...
 
 
 class VectorJacobianProduct(Protocol):
@@ -76,11 +83,17 @@ class VectorJacobianProduct(Protocol):
     ("y", "h_n" and for LSTM "c_n", shaped like those outputs), it returns
     `(grad_x, grad_params, grad_h0, grad_c0)`, `grad_params` named like `params`."""
 
-    def __call__(self, x: np.ndarray, params: dict[str, np.ndarray], h0: np.ndarray,
-                 c0: np.ndarray | None, /, seq_lens: np.ndarray | None = None,
-                 config: dict[str, Any] | None = None,
-                 cotangents: dict[str, np.ndarray] | None = None,
-                 ) -> tuple[Any, Mapping[str, Any], Any, Any]: ...
+    def __call__(
+        self,
+        x: np.ndarray,
+        params: dict[str, np.ndarray],
+        h0: np.ndarray,
+        c0: np.ndarray | None,
+        /,
+        seq_lens: np.ndarray | None = None,
+        config: dict[str, Any] | None = None,
+        cotangents: dict[str, np.ndarray] | None = None,
+    ) -> tuple[Any, Mapping[str, Any], Any, Any]: ...
 
 
 def as_returned(case: GoldenCase, out: Any) -> Any:
@@ -131,17 +144,20 @@ class Layout:
         x, h0, c0 = case.inputs_as(dtype)
         if self.batch_major:
             x = np.ascontiguousarray(x.transpose(1, 0, 2))
-        params: dict[str, np.ndarray] = {k: np.array(v, dtype=kind)
-                                         for k, v in self.params(case).items()}
+        params: dict[str, np.ndarray] = {
+            k: np.array(v, dtype=kind) for k, v in self.params(case).items()
+        }
         full = bool(np.all(case.inputs.seq_lens == case.inputs.x.shape[0]))
         lens = None if full else case.inputs.seq_lens.copy()
         return (x, params, h0, c0), {"seq_lens": lens, "config": self.config(case)}
 
     def inexact(self, case: GoldenCase, dtype: str) -> list[str]:
         """Mapped parameters the dtype cannot hold exactly (a summed bias in bfloat16)."""
-        return [f"{name} (a sum of two grid values) is not exact in {dtype}"
-                for name, value in self.params(case).items()
-                if not representable(np.asarray(value), dtype).all()]
+        return [
+            f"{name} (a sum of two grid values) is not exact in {dtype}"
+            for name, value in self.params(case).items()
+            if not representable(np.asarray(value), dtype).all()
+        ]
 
 
 def batch_major_read(case: GoldenCase, out: Any) -> Any:

@@ -101,7 +101,8 @@ class Convention:
     orientation: str = OUT_IN
     names: Mapping[str, str] = field(default_factory=dict)
     directions: Mapping[str, str] = field(
-        default_factory=lambda: {"forward": "forward", "reverse": "backward"})
+        default_factory=lambda: {"forward": "forward", "reverse": "backward"}
+    )
     gate_letters: Mapping[str, str] = field(default_factory=dict)
     stack_directions: bool = False
     zero_blocks: bool = False
@@ -133,20 +134,29 @@ def known_orders(cell: str) -> dict[tuple[str, ...], str]:
     """The gate orders of `cell` that the diagnosis names: each non-canonical order that
     exactly one record has, as "ONNX i,o,f,c" (an order several records share, GRU's
     z,r,n of ONNX and Keras, is not named after one of them)."""
-    holders = [c for c in CONVENTIONS if cell in c.gate_order
-               and c.gate_order[cell] != CANONICAL_ORDER[cell]]
+    holders = [
+        c
+        for c in CONVENTIONS
+        if cell in c.gate_order and c.gate_order[cell] != CANONICAL_ORDER[cell]
+    ]
     counts = Counter(c.gate_order[cell] for c in holders)
-    return {c.gate_order[cell]: f"{c.name} {c.shown_order(cell)}" for c in holders
-            if counts[c.gate_order[cell]] == 1}
+    return {
+        c.gate_order[cell]: f"{c.name} {c.shown_order(cell)}"
+        for c in holders
+        if counts[c.gate_order[cell]] == 1
+    }
 
 
 # ---- refusals ----------------------------------------------------------------------
 
+
 def _unlike_default(option: str) -> Callable[[Spec, Convention], bool]:
     """Whether the spec's `option` differs from its default for the same cell and sizes."""
+
     def refused(spec: Spec, record: Convention) -> bool:
         default = Spec(spec.cell, spec.input_size, spec.hidden_size)
         return bool(getattr(spec, option) != getattr(default, option))
+
     return refused
 
 
@@ -159,23 +169,34 @@ def _activations(*allowed: tuple[str, ...]) -> frozenset[tuple[Activation, ...]]
 LAYER_REFUSALS = (
     Refusal("proj_size", lambda s, _: bool(s.proj_size), "no projection of h"),
     Refusal("peepholes", lambda s, _: s.peepholes, "no peephole connections"),
-    Refusal("input_forget", lambda s, _: s.input_forget,
-            "no coupling of the input and forget gates"),
+    Refusal(
+        "input_forget", lambda s, _: s.input_forget, "no coupling of the input and forget gates"
+    ),
     Refusal("cell_clip", lambda s, _: s.cell_clip is not None, "no clipping of C_t"),
-    Refusal("activation_clip", lambda s, _: s.activation_clip is not None,
-            "no clipping of the activations' inputs"),
-    Refusal("forget_bias", lambda s, _: s.forget_bias != 0,
-            "no forget bias added at run time (only an initialiser of the bias)"),
+    Refusal(
+        "activation_clip",
+        lambda s, _: s.activation_clip is not None,
+        "no clipping of the activations' inputs",
+    ),
+    Refusal(
+        "forget_bias",
+        lambda s, _: s.forget_bias != 0,
+        "no forget bias added at run time (only an initialiser of the bias)",
+    ),
     Refusal("output_size", lambda s, _: s.output_size is not None, "no output layer"),
 )
 
 # Keras's activations that compute what ONNX's of the same meaning do, by Keras's names
 # (Flax and JAX export the same names).
 KERAS_FUNCTIONS = {
-    Activation("Sigmoid"): "sigmoid", Activation("Tanh"): "tanh", Activation("Relu"): "relu",
+    Activation("Sigmoid"): "sigmoid",
+    Activation("Tanh"): "tanh",
+    Activation("Relu"): "relu",
     Activation("HardSigmoid", Fraction(1, 6), Fraction(1, 2)): "hard_sigmoid",
-    Activation("Elu"): "elu", Activation("Softsign"): "softsign",
-    Activation("Softplus"): "softplus", Activation("Affine", Fraction(1), Fraction(0)): "linear",
+    Activation("Elu"): "elu",
+    Activation("Softsign"): "softsign",
+    Activation("Softplus"): "softplus",
+    Activation("Affine", Fraction(1), Fraction(0)): "linear",
 }
 
 
@@ -184,7 +205,8 @@ def _not_by_name(spec: Spec, record: Convention) -> bool:
     cell-output functions differ (Keras and Flax have one `activation` for both)."""
     acts = spec.activations
     return any(a not in record.functions for a in acts) or (
-        spec.cell == "lstm" and acts[1] != acts[2])
+        spec.cell == "lstm" and acts[1] != acts[2]
+    )
 
 
 def _reset_elsewhere(spec: Spec, record: Convention) -> bool:
@@ -193,6 +215,7 @@ def _reset_elsewhere(spec: Spec, record: Convention) -> bool:
 
 
 # ---- deviations: mistakes an implementation of a convention is known to make ---------
+
 
 def _unclipped_cell_output(spec: Spec, params: Arrays) -> tuple[Spec, Arrays] | None:
     if spec.cell != "lstm" or spec.activation_clip is None or not spec.clip_cell_output:
@@ -205,8 +228,11 @@ def omitted_defaults(spec: Spec) -> set[str]:
     exporter does: those that every activation has at ONNX's default (or that no
     activation takes)."""
     acts = spec.activations
-    return {arg for arg in ("alpha", "beta")
-            if all(getattr(a, arg) == getattr(Activation(a.name), arg) for a in acts)}
+    return {
+        arg
+        for arg in ("alpha", "beta")
+        if all(getattr(a, arg) == getattr(Activation(a.name), arg) for a in acts)
+    }
 
 
 # ONNX Runtime's defaults for alpha and beta left out (rnn_helpers.cc, NameToArgDefaultsMap):
@@ -219,8 +245,11 @@ def _zeroed(act: Activation, left_out: set[str]) -> Activation:
     if act.name not in ORT_ZERO_DEFAULTS:
         return act
     zero = Fraction(0)
-    return replace(act, alpha=zero if "alpha" in left_out and act.alpha is not None else act.alpha,
-                   beta=zero if "beta" in left_out and act.beta is not None else act.beta)
+    return replace(
+        act,
+        alpha=zero if "alpha" in left_out and act.alpha is not None else act.alpha,
+        beta=zero if "beta" in left_out and act.beta is not None else act.beta,
+    )
 
 
 def _zero_default_alphas(spec: Spec, params: Arrays) -> tuple[Spec, Arrays] | None:
@@ -243,8 +272,10 @@ def _coupling_ignored(spec: Spec, params: Arrays) -> tuple[Spec, Arrays] | None:
     if not spec.input_forget:
         return None
     uncoupled = spec.replace(input_forget=False)
-    return uncoupled, {name: params[name] if name in params else np.zeros(shape)
-                       for name, (shape, _) in parameter_layout(uncoupled).items()}
+    return uncoupled, {
+        name: params[name] if name in params else np.zeros(shape)
+        for name, (shape, _) in parameter_layout(uncoupled).items()
+    }
 
 
 def _activations_ignored(spec: Spec, params: Arrays) -> tuple[Spec, Arrays] | None:
@@ -257,7 +288,7 @@ def _activations_ignored(spec: Spec, params: Arrays) -> tuple[Spec, Arrays] | No
 def _float32_activations(profile: Profile) -> Profile | None:
     if profile.compute != "float64":
         return None
-    return replace(profile, activation_ulps=profile.activation_ulps * 2.0 ** 29)
+    return replace(profile, activation_ulps=profile.activation_ulps * 2.0**29)
 
 
 # ---- the records --------------------------------------------------------------------
@@ -267,36 +298,67 @@ TORCH = Convention(
     gate_order=CANONICAL_ORDER,
     biases={"lstm": TWO, "gru": TWO, "rnn": TWO},
     gru_resets=("after",),
-    names={"W_x": "weight_ih_l{layer}{direction}", "W_h": "weight_hh_l{layer}{direction}",
-           "b_x": "bias_ih_l{layer}{direction}", "b_h": "bias_hh_l{layer}{direction}",
-           "W_hr": "weight_hr_l{layer}{direction}"},
+    names={
+        "W_x": "weight_ih_l{layer}{direction}",
+        "W_h": "weight_hh_l{layer}{direction}",
+        "b_x": "bias_ih_l{layer}{direction}",
+        "b_h": "bias_hh_l{layer}{direction}",
+        "W_hr": "weight_hr_l{layer}{direction}",
+    },
     directions={"forward": "", "reverse": "_reverse"},
     refuses=(
         Refusal("peepholes", _unlike_default("peepholes"), "no peephole connections"),
-        Refusal("input_forget", _unlike_default("input_forget"),
-                "no coupling of the input and forget gates"),
+        Refusal(
+            "input_forget",
+            _unlike_default("input_forget"),
+            "no coupling of the input and forget gates",
+        ),
         Refusal("cell_clip", _unlike_default("cell_clip"), "no clipping of C_t"),
-        Refusal("activation_clip", _unlike_default("activation_clip"),
-                "no clipping of the activations' inputs"),
-        Refusal("forget_bias", _unlike_default("forget_bias"),
-                "no forget bias added at run time"),
+        Refusal(
+            "activation_clip",
+            _unlike_default("activation_clip"),
+            "no clipping of the activations' inputs",
+        ),
+        Refusal("forget_bias", _unlike_default("forget_bias"), "no forget bias added at run time"),
         Refusal("output_size", _unlike_default("output_size"), "no output layer"),
-        Refusal("padded_outputs", _unlike_default("padded_outputs"),
-                "a packed sequence's outputs past its length are zero"),
-        Refusal("gru_reset", _reset_elsewhere,
-                "nn.GRU applies the reset gate after the recurrent matmul"),
-        Refusal("direction", lambda s, _: s.direction not in ("forward", "bidirectional"),
-                "a layer runs forward, or both ways (bidirectional=True)"),
-        Refusal("merge", lambda s, _: s.merge not in (None, "concat"),
-                "a bidirectional layer concatenates the two directions' outputs"),
-        Refusal("activations", lambda s, _: s.activations not in {
-            "lstm": _activations(("Sigmoid", "Tanh", "Tanh")),
-            "gru": _activations(("Sigmoid", "Tanh")),
-            "rnn": _activations(("Tanh",), ("Relu",))}[s.cell],
-                "sigmoid and tanh are fixed; nn.RNN's nonlinearity is tanh or relu"),
+        Refusal(
+            "padded_outputs",
+            _unlike_default("padded_outputs"),
+            "a packed sequence's outputs past its length are zero",
+        ),
+        Refusal(
+            "gru_reset",
+            _reset_elsewhere,
+            "nn.GRU applies the reset gate after the recurrent matmul",
+        ),
+        Refusal(
+            "direction",
+            lambda s, _: s.direction not in ("forward", "bidirectional"),
+            "a layer runs forward, or both ways (bidirectional=True)",
+        ),
+        Refusal(
+            "merge",
+            lambda s, _: s.merge not in (None, "concat"),
+            "a bidirectional layer concatenates the two directions' outputs",
+        ),
+        Refusal(
+            "activations",
+            lambda s, _: (
+                s.activations
+                not in {
+                    "lstm": _activations(("Sigmoid", "Tanh", "Tanh")),
+                    "gru": _activations(("Sigmoid", "Tanh")),
+                    "rnn": _activations(("Tanh",), ("Relu",)),
+                }[s.cell]
+            ),
+            "sigmoid and tanh are fixed; nn.RNN's nonlinearity is tanh or relu",
+        ),
     ),
-    functions={Activation("Sigmoid"): "sigmoid", Activation("Tanh"): "tanh",
-               Activation("Relu"): "relu"},
+    functions={
+        Activation("Sigmoid"): "sigmoid",
+        Activation("Tanh"): "tanh",
+        Activation("Relu"): "relu",
+    },
 )
 """PyTorch: `torch.nn.LSTM/GRU/RNN.state_dict()`, gate blocks stacked row-wise."""
 
@@ -313,30 +375,56 @@ ONNX = Convention(
     refuses=(
         Refusal("num_layers", lambda s, _: s.num_layers != 1, "one operator is one layer"),
         Refusal("proj_size", lambda s, _: bool(s.proj_size), "no projection of h"),
-        Refusal("cell_clip", lambda s, _: s.cell_clip is not None,
-                "`clip` bounds the activations' inputs, not C_t"),
+        Refusal(
+            "cell_clip",
+            lambda s, _: s.cell_clip is not None,
+            "`clip` bounds the activations' inputs, not C_t",
+        ),
         Refusal("forget_bias", lambda s, _: s.forget_bias != 0, "no forget bias added at run time"),
         Refusal("output_size", lambda s, _: s.output_size is not None, "no output layer"),
-        Refusal("padded_outputs", lambda s, _: s.padded_outputs != "zero",
-                "Y past a sequence's length is zero"),
-        Refusal("merge", lambda s, _: s.merge not in (None, "concat", "none"),
-                "Y keeps the two directions apart"),
-        Refusal("clip_cell_output", lambda s, _: not s.clip_cell_output,
-                "`clip` applies to every activation's input, the cell output's included"),
+        Refusal(
+            "padded_outputs",
+            lambda s, _: s.padded_outputs != "zero",
+            "Y past a sequence's length is zero",
+        ),
+        Refusal(
+            "merge",
+            lambda s, _: s.merge not in (None, "concat", "none"),
+            "Y keeps the two directions apart",
+        ),
+        Refusal(
+            "clip_cell_output",
+            lambda s, _: not s.clip_cell_output,
+            "`clip` applies to every activation's input, the cell output's included",
+        ),
     ),
     deviations=(
-        ModelChange("activation clip not applied to C_t before the cell-output activation "
-                    "(ONNX Runtime's LSTM)", _unclipped_cell_output),
-        ModelChange("activation alpha/beta left out of the attributes read as 0, not ONNX's "
-                    "defaults (ONNX Runtime's Affine, ScaledTanh, ThresholdedRelu)",
-                    _zero_default_alphas),
+        ModelChange(
+            "activation clip not applied to C_t before the cell-output activation "
+            "(ONNX Runtime's LSTM)",
+            _unclipped_cell_output,
+        ),
+        ModelChange(
+            "activation alpha/beta left out of the attributes read as 0, not ONNX's "
+            "defaults (ONNX Runtime's Affine, ScaledTanh, ThresholdedRelu)",
+            _zero_default_alphas,
+        ),
         ModelChange("activation clip ignored (ONNX's reference evaluator)", _clip_ignored),
-        ModelChange("input_forget ignored: f_t from the forget gate's own (zero) parameters, "
-                    "not 1 - i_t (ONNX's reference evaluator)", _coupling_ignored),
-        ModelChange("activations ignored: the cell's default functions used (ONNX's "
-                    "reference evaluator's LSTM and GRU)", _activations_ignored),
-        InputChange("sequence lengths ignored: every sequence runs all T steps, outputs past "
-                    "its length not zeroed (ONNX's reference evaluator)", full_lengths),
+        ModelChange(
+            "input_forget ignored: f_t from the forget gate's own (zero) parameters, "
+            "not 1 - i_t (ONNX's reference evaluator)",
+            _coupling_ignored,
+        ),
+        ModelChange(
+            "activations ignored: the cell's default functions used (ONNX's "
+            "reference evaluator's LSTM and GRU)",
+            _activations_ignored,
+        ),
+        InputChange(
+            "sequence lengths ignored: every sequence runs all T steps, outputs past "
+            "its length not zeroed (ONNX's reference evaluator)",
+            full_lengths,
+        ),
     ),
 )
 """ONNX: the LSTM, GRU and RNN operators' W, R, B, P, stacked over directions (D)."""
@@ -348,21 +436,31 @@ KERAS = Convention(
     biases={"lstm": SUMMED, "gru": STACKED, "gru/before": SUMMED, "rnn": SUMMED},
     gru_resets=("after", "before"),  # reset_after True and False
     orientation=IN_OUT,
-    names={"W_x": "layer{layer}/{direction}/kernel",
-           "W_h": "layer{layer}/{direction}/recurrent_kernel",
-           "b": "layer{layer}/{direction}/bias"},
+    names={
+        "W_x": "layer{layer}/{direction}/kernel",
+        "W_h": "layer{layer}/{direction}/recurrent_kernel",
+        "b": "layer{layer}/{direction}/bias",
+    },
     refuses=(
         *LAYER_REFUSALS,
-        Refusal("direction", lambda s, _: s.direction == "reverse",
-                "a reverse-only layer (go_backwards) returns its outputs reversed in time"),
-        Refusal("activations", _not_by_name,
-                "activations by name, one `activation` for LSTM's candidate and cell output"),
+        Refusal(
+            "direction",
+            lambda s, _: s.direction == "reverse",
+            "a reverse-only layer (go_backwards) returns its outputs reversed in time",
+        ),
+        Refusal(
+            "activations",
+            _not_by_name,
+            "activations by name, one `activation` for LSTM's candidate and cell output",
+        ),
     ),
     functions=KERAS_FUNCTIONS,
     deviations=(
-        ProfileShortfall("activations only float32-accurate in a float64 computation (Keras 3 "
-                         "on JAX: keras.ops.tanh returns float32 for float64 input)",
-                         _float32_activations),
+        ProfileShortfall(
+            "activations only float32-accurate in a float64 computation (Keras 3 "
+            "on JAX: keras.ops.tanh returns float32 for float64 input)",
+            _float32_activations,
+        ),
     ),
 )
 """Keras 3: LSTM, GRU and SimpleRNN kernels (in, G*H), per layer and direction."""
@@ -373,19 +471,30 @@ FLAX = Convention(
     biases={"lstm": SUMMED, "gru": N_INSIDE, "rnn": SUMMED},
     gru_resets=("after",),
     orientation=IN_OUT,
-    names={"W_x": "layer{layer}/{direction}/i{gate}/kernel",
-           "W_h": "layer{layer}/{direction}/h{gate}/kernel",
-           "b": "layer{layer}/{direction}/i{gate}/bias",
-           "lstm.b": "layer{layer}/{direction}/h{gate}/bias",
-           "b_hn": "layer{layer}/{direction}/h{gate}/bias"},
+    names={
+        "W_x": "layer{layer}/{direction}/i{gate}/kernel",
+        "W_h": "layer{layer}/{direction}/h{gate}/kernel",
+        "b": "layer{layer}/{direction}/i{gate}/bias",
+        "lstm.b": "layer{layer}/{direction}/h{gate}/bias",
+        "b_hn": "layer{layer}/{direction}/h{gate}/bias",
+    },
     refuses=(
         *LAYER_REFUSALS,
-        Refusal("gru_reset", _reset_elsewhere,
-                "GRUCell applies the reset gate after the recurrent matmul"),
-        Refusal("merge", lambda s, _: s.merge == "none",
-                "nn.Bidirectional merges the two directions' outputs"),
-        Refusal("activations", _not_by_name,
-                "gate_fn and activation_fn, one function for LSTM's candidate and cell output"),
+        Refusal(
+            "gru_reset",
+            _reset_elsewhere,
+            "GRUCell applies the reset gate after the recurrent matmul",
+        ),
+        Refusal(
+            "merge",
+            lambda s, _: s.merge == "none",
+            "nn.Bidirectional merges the two directions' outputs",
+        ),
+        Refusal(
+            "activations",
+            _not_by_name,
+            "gate_fn and activation_fn, one function for LSTM's candidate and cell output",
+        ),
     ),
     functions=KERAS_FUNCTIONS,
 )
@@ -402,12 +511,23 @@ EQUINOX = Convention(
         Refusal("cell", lambda s, _: s.cell == "rnn", "no Elman cell"),
         Refusal("num_layers", lambda s, _: s.num_layers > 1, "a cell is one layer"),
         Refusal("direction", lambda s, _: s.direction != "forward", "a cell scanned forward"),
-        Refusal("gru_reset", _reset_elsewhere,
-                "GRUCell applies the reset gate after the recurrent matmul"),
-        Refusal("activations", lambda s, _: _not_by_name(s, KERAS) or s.activations != {
-            "lstm": (Activation("Sigmoid"), Activation("Tanh"), Activation("Tanh")),
-            "gru": (Activation("Sigmoid"), Activation("Tanh"))}.get(s.cell, s.activations),
-                "sigmoid and tanh are fixed"),
+        Refusal(
+            "gru_reset",
+            _reset_elsewhere,
+            "GRUCell applies the reset gate after the recurrent matmul",
+        ),
+        Refusal(
+            "activations",
+            lambda s, _: (
+                _not_by_name(s, KERAS)
+                or s.activations
+                != {
+                    "lstm": (Activation("Sigmoid"), Activation("Tanh"), Activation("Tanh")),
+                    "gru": (Activation("Sigmoid"), Activation("Tanh")),
+                }.get(s.cell, s.activations)
+            ),
+            "sigmoid and tanh are fixed",
+        ),
     ),
     functions={Activation("Sigmoid"): "sigmoid", Activation("Tanh"): "tanh"},
 )

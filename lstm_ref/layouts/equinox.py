@@ -39,16 +39,27 @@ def read_gradients(spec: Spec, grads: Mapping[str, Any]) -> Params:
 def _refusals(case: GoldenCase) -> list[str]:
     found = EQUINOX.refusals(case.spec)
     if np.any(case.inputs.seq_lens < case.inputs.x.shape[0]):
-        found.append("seq_lens shorter than T (an Equinox cell scanned over time has no "
-                     "sequence lengths)")
+        found.append(
+            "seq_lens shorter than T (an Equinox cell scanned over time has no sequence lengths)"
+        )
     return found
 
 
 def _config(case: GoldenCase) -> dict[str, Any]:
     spec = case.spec
-    return {"cell": spec.cell, "input_size": spec.input_size,
-            "hidden_size": spec.hidden_size, "use_bias": spec.bias}
+    return {
+        "cell": spec.cell,
+        "input_size": spec.input_size,
+        "hidden_size": spec.hidden_size,
+        "use_bias": spec.bias,
+    }
 
 
-LAYOUT = Layout("equinox", _refusals, lambda case: to_equinox(case.spec, case.params), _config,
-                read_gradients=read_gradients, convention=EQUINOX)
+LAYOUT = Layout(
+    "equinox",
+    _refusals,
+    lambda case: to_equinox(case.spec, case.params),
+    _config,
+    read_gradients=read_gradients,
+    convention=EQUINOX,
+)

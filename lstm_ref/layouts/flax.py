@@ -29,8 +29,7 @@ def functions(spec: Spec) -> dict[str, str]:
     names = FLAX.functions
     if spec.cell == "rnn":
         return {"activation_fn": names[spec.activations[0]]}
-    return {"gate_fn": names[spec.activations[0]],
-            "activation_fn": names[spec.activations[1]]}
+    return {"gate_fn": names[spec.activations[0]], "activation_fn": names[spec.activations[1]]}
 
 
 def to_flax(spec: Spec, params: Params) -> dict[str, np.ndarray]:
@@ -80,19 +79,36 @@ def _refusals(case: GoldenCase) -> list[str]:
     lens = case.inputs.seq_lens
     found = FLAX.refusals(case.spec)
     if np.any(lens == 0):
-        found.append("seq_lens with 0 (Flax's final carry for length 0 is the state after all "
-                     "T padded steps, not h0)")
+        found.append(
+            "seq_lens with 0 (Flax's final carry for length 0 is the state after all "
+            "T padded steps, not h0)"
+        )
     if np.any(lens < case.inputs.x.shape[0]) and case.spec.padded_outputs == "carry":
-        found.append("padded_outputs='carry' (the flax layout's outputs past a length are "
-                     "zero: Flax does not define them)")
+        found.append(
+            "padded_outputs='carry' (the flax layout's outputs past a length are "
+            "zero: Flax does not define them)"
+        )
     return found
 
 
 def _config(case: GoldenCase) -> dict[str, Any]:
     spec = case.spec
-    return {"cell": spec.cell, "features": spec.hidden_size, "num_layers": spec.num_layers,
-            "direction": spec.direction, "merge": spec.merge, **functions(spec)}
+    return {
+        "cell": spec.cell,
+        "features": spec.hidden_size,
+        "num_layers": spec.num_layers,
+        "direction": spec.direction,
+        "merge": spec.merge,
+        **functions(spec),
+    }
 
 
-LAYOUT = Layout("flax", _refusals, lambda case: to_flax(case.spec, case.params), _config,
-                batch_major_read, batch_major=True, convention=FLAX)
+LAYOUT = Layout(
+    "flax",
+    _refusals,
+    lambda case: to_flax(case.spec, case.params),
+    _config,
+    batch_major_read,
+    batch_major=True,
+    convention=FLAX,
+)

@@ -63,8 +63,9 @@ class Hypothesis(ABC):
     name: str
 
     @abstractmethod
-    def mistaken(self, case: GoldenCase, reference: Evaluation, profile: Profile,
-                 evaluate: Evaluate) -> Mistaken | None:
+    def mistaken(
+        self, case: GoldenCase, reference: Evaluation, profile: Profile, evaluate: Evaluate
+    ) -> Mistaken | None:
         """The mistaken reference's outputs and bounds; None if the mistake cannot show."""
 
 
@@ -76,8 +77,9 @@ class ModelChange(Hypothesis):
     name: str
     change: Change
 
-    def mistaken(self, case: GoldenCase, reference: Evaluation, profile: Profile,
-                 evaluate: Evaluate) -> Mistaken | None:
+    def mistaken(
+        self, case: GoldenCase, reference: Evaluation, profile: Profile, evaluate: Evaluate
+    ) -> Mistaken | None:
         changed = self.change(case.spec, dict(case.params))
         if changed is None:
             return None
@@ -96,8 +98,9 @@ class InputChange(Hypothesis):
     change: Callable[[Spec, Inputs], Inputs | None]
     keep_padding: bool = False
 
-    def mistaken(self, case: GoldenCase, reference: Evaluation, profile: Profile,
-                 evaluate: Evaluate) -> Mistaken | None:
+    def mistaken(
+        self, case: GoldenCase, reference: Evaluation, profile: Profile, evaluate: Evaluate
+    ) -> Mistaken | None:
         inputs = self.change(case.spec, case.inputs)
         if inputs is None:
             return None
@@ -119,8 +122,9 @@ class OutputRearrangement(Hypothesis):
     name: str
     rearrange: Rearrange
 
-    def mistaken(self, case: GoldenCase, reference: Evaluation, profile: Profile,
-                 evaluate: Evaluate) -> Mistaken | None:
+    def mistaken(
+        self, case: GoldenCase, reference: Evaluation, profile: Profile, evaluate: Evaluate
+    ) -> Mistaken | None:
         return self.rearrange(case.spec, case.inputs, reference)
 
 
@@ -132,8 +136,9 @@ class ProfileShortfall(Hypothesis):
     name: str
     shortfall: Callable[[Profile], Profile | None]
 
-    def mistaken(self, case: GoldenCase, reference: Evaluation, profile: Profile,
-                 evaluate: Evaluate) -> Mistaken | None:
+    def mistaken(
+        self, case: GoldenCase, reference: Evaluation, profile: Profile, evaluate: Evaluate
+    ) -> Mistaken | None:
         really = self.shortfall(profile)
         if really is None:
             return None
@@ -141,14 +146,20 @@ class ProfileShortfall(Hypothesis):
         return result.outputs, result.bounds
 
 
-KINDS: tuple[type[Hypothesis], ...] = (ModelChange, InputChange, OutputRearrangement,
-                                       ProfileShortfall)
+KINDS: tuple[type[Hypothesis], ...] = (
+    ModelChange,
+    InputChange,
+    OutputRearrangement,
+    ProfileShortfall,
+)
 
 
 def ordered(hypotheses: Iterable[Hypothesis]) -> tuple[Hypothesis, ...]:
     """The hypotheses by kind (:data:`KINDS`), keeping their order within a kind."""
+
     def kind(hypothesis: Hypothesis) -> int:
         return next(i for i, k in enumerate(KINDS) if isinstance(hypothesis, k))
+
     return tuple(sorted(hypotheses, key=kind))
 
 

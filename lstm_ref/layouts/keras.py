@@ -28,8 +28,10 @@ def activations(spec: Spec) -> dict[str, str]:
     names = KERAS.functions
     if spec.cell == "rnn":
         return {"activation": names[spec.activations[0]]}
-    return {"recurrent_activation": names[spec.activations[0]],
-            "activation": names[spec.activations[1]]}
+    return {
+        "recurrent_activation": names[spec.activations[0]],
+        "activation": names[spec.activations[1]],
+    }
 
 
 def to_keras(spec: Spec, params: Params) -> dict[str, np.ndarray]:
@@ -42,8 +44,11 @@ def _refusals(case: GoldenCase) -> list[str]:
     found = KERAS.refusals(spec)
     if np.any(lens == 0):
         found.append("seq_lens with 0 (Keras backends disagree on fully masked sequences)")
-    elif np.any(lens < case.inputs.x.shape[0]) and spec.direction != "bidirectional" and (
-            spec.padded_outputs == "zero"):
+    elif (
+        np.any(lens < case.inputs.x.shape[0])
+        and spec.direction != "bidirectional"
+        and (spec.padded_outputs == "zero")
+    ):
         found.append("padded_outputs='zero' (a masked Keras RNN carries its last output)")
     return found
 
@@ -51,12 +56,23 @@ def _refusals(case: GoldenCase) -> list[str]:
 def _config(case: GoldenCase) -> dict[str, Any]:
     spec = case.spec
     return {
-        "cell": spec.cell, "units": spec.hidden_size, "num_layers": spec.num_layers,
-        "bidirectional": spec.direction == "bidirectional", "merge_mode": spec.merge,
-        "use_bias": spec.bias, "reset_after": spec.gru_reset == "after",
+        "cell": spec.cell,
+        "units": spec.hidden_size,
+        "num_layers": spec.num_layers,
+        "bidirectional": spec.direction == "bidirectional",
+        "merge_mode": spec.merge,
+        "use_bias": spec.bias,
+        "reset_after": spec.gru_reset == "after",
         **activations(spec),
     }
 
 
-LAYOUT = Layout("keras", _refusals, lambda case: to_keras(case.spec, case.params), _config,
-                batch_major_read, batch_major=True, convention=KERAS)
+LAYOUT = Layout(
+    "keras",
+    _refusals,
+    lambda case: to_keras(case.spec, case.params),
+    _config,
+    batch_major_read,
+    batch_major=True,
+    convention=KERAS,
+)

@@ -49,8 +49,9 @@ def attributes(spec: Spec) -> dict[str, Any]:
         "layout": 0,
     }
     for arg in omitted_defaults(spec) ^ {"alpha", "beta"}:
-        attrs[f"activation_{arg}"] = [float(getattr(a, arg)) for a in acts
-                                      if getattr(a, arg) is not None]
+        attrs[f"activation_{arg}"] = [
+            float(getattr(a, arg)) for a in acts if getattr(a, arg) is not None
+        ]
     if spec.activation_clip is not None:
         attrs["clip"] = float(spec.activation_clip)
     if spec.cell == "lstm":
@@ -80,5 +81,11 @@ def _read(case: GoldenCase, out: Any) -> Any:
     return y, h_n, c_n
 
 
-LAYOUT = Layout("onnx", _refusals, lambda case: to_onnx(case.spec, case.params),
-                lambda case: attributes(case.spec), _read, convention=ONNX)
+LAYOUT = Layout(
+    "onnx",
+    _refusals,
+    lambda case: to_onnx(case.spec, case.params),
+    lambda case: attributes(case.spec),
+    _read,
+    convention=ONNX,
+)

@@ -26,8 +26,9 @@ def check_expressible(spec: Spec) -> None:
     """Refuse, naming them, the options torch.nn.LSTM/GRU/RNN cannot express."""
     refused = TORCH.refusals(spec)
     if refused:
-        raise ValueError(f"{TORCH.name}'s nn.{spec.cell.upper()} cannot express "
-                         f"{', '.join(refused)}")
+        raise ValueError(
+            f"{TORCH.name}'s nn.{spec.cell.upper()} cannot express {', '.join(refused)}"
+        )
 
 
 def to_torch(spec: Spec, params: Params) -> dict[str, np.ndarray]:
@@ -70,11 +71,23 @@ def _refusals(case: GoldenCase) -> list[str]:
 def _config(case: GoldenCase) -> dict[str, Any]:
     spec = case.spec
     return {
-        "cell": spec.cell, "input_size": spec.input_size, "hidden_size": spec.hidden_size,
-        "num_layers": spec.num_layers, "bidirectional": spec.direction == "bidirectional",
-        "proj_size": spec.proj_size, "nonlinearity": spec.nonlinearity, "bias": spec.bias,
+        "cell": spec.cell,
+        "input_size": spec.input_size,
+        "hidden_size": spec.hidden_size,
+        "num_layers": spec.num_layers,
+        "bidirectional": spec.direction == "bidirectional",
+        "proj_size": spec.proj_size,
+        "nonlinearity": spec.nonlinearity,
+        "bias": spec.bias,
     }
 
 
-LAYOUT = Layout("torch", _refusals, lambda case: to_torch(case.spec, case.params), _config,
-                as_array=as_array, read_gradients=from_torch, convention=TORCH)
+LAYOUT = Layout(
+    "torch",
+    _refusals,
+    lambda case: to_torch(case.spec, case.params),
+    _config,
+    as_array=as_array,
+    read_gradients=from_torch,
+    convention=TORCH,
+)
