@@ -2,6 +2,7 @@
 
     python benchmarks/power.py [--cells lstm,gru,rnn] [--sizes 4,128] [--steps 5,64]
                                [--profiles fp32,fp16,...] [--batch 4]
+                               [--layers 2] [--bidirectional]
 
 For each cell, size (I = H) and length T, on seeded inputs on the shared grid:
 
@@ -35,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from zoo import CORRECT, ZOO, Arithmetic, Mistake, run  # noqa: E402
+from zoo import CORRECT, ZOO, Arithmetic, Mistake, run_stack  # noqa: E402
 
 from lstm_ref import Spec, random_inputs, random_params  # noqa: E402
 from lstm_ref.checker.bounds import trajectory  # noqa: E402
@@ -56,9 +57,20 @@ TORCH_CPU_PROFILES = ("fp64", "fp32", "fp16-acc16", "bf16-acc16")
 class Bench:
     """One cell, size, length and profile: the exact reference, and judges."""
 
-    def __init__(self, cell: str, size: int, steps: int, batch: int, profile: str) -> None:
+    def __init__(
+        self,
+        cell: str,
+        size: int,
+        steps: int,
+        batch: int,
+        profile: str,
+        layers: int = 1,
+        bidirectional: bool = False,
+    ) -> None:
         self.cell, self.profile = cell, PROFILES[profile]
-        self.spec = Spec(cell, size, size)
+        self.layers, self.bidirectional = layers, bidirectional
+        direction = "bidirectional" if bidirectional else "forward"
+        self.spec = Spec(cell, size, size, num_layers=layers, direction=direction)
         self.params = random_params(self.spec, seed=7)
         self.inputs = random_inputs(self.spec, steps=steps, batch=batch, seed=7)
         self.free = trajectory(self.spec, self.params, self.inputs, self.profile)
@@ -66,8 +78,10 @@ class Bench:
         self.storage = self.profile.storage
 
     def implementation(self, arithmetic: Arithmetic, mistake: Mistake = CORRECT) -> Outputs:
-        y, h_n, c_n = run(
+        y, h_n, c_n = run_stack(
             self.cell,
+            self.layers,
+            self.bidirectional,
             self.canonical,
             self.inputs.x,
             self.inputs.h0,
@@ -121,7 +135,12 @@ class Bench:
             "bfloat16": torch.bfloat16,
         }[self.storage]
         layer = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[self.cell]
-        module = layer(self.spec.input_size, self.spec.hidden_size).to(kind)
+        module = layer(
+            self.spec.input_size,
+            self.spec.hidden_size,
+            num_layers=self.layers,
+            bidirectional=self.bidirectional,
+        ).to(kind)
         module.load_state_dict(
             {k: torch.tensor(v).to(kind) for k, v in to_torch(self.spec, self.params).items()}
         )
@@ -204,6 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", default="5,64")
     parser.add_argument("--profiles", default="fp64,fp32,tf32,fp16,bf16,fp16-acc16,bf16-acc16")
     parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--layers", type=int, default=1)
+    parser.add_argument(
+        "--bidirectional",
+        action="store_true",
+        help="both directions, concatenated (judged free-running)",
+    )
     args = parser.parse_args(argv)
     judges = ["checker", *FIXED]
     print(
@@ -216,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
             for steps in (int(s) for s in args.steps.split(",")):
                 for profile in args.profiles.split(","):
                     start = time.perf_counter()
-                    bench = Bench(cell, size, steps, args.batch, profile)
+                    bench = Bench(
+                        cell, size, steps, args.batch, profile, args.layers, args.bidirectional
+                    )
                     correct = [bench.implementation(a) for a in ZOO[profile]]
                     torch_out = bench.torch()
                     if torch_out is not None:

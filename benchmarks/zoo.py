@@ -109,8 +109,10 @@ def run(
     arithmetic: Arithmetic,
     mistake: Mistake = CORRECT,
     seed: int = 0,
+    prefix: str = "layer0",
 ) -> tuple[Array, Array, Array | None]:
-    """One layer, forward, full lengths, default activations, with biases."""
+    """One layer, forward, full lengths, default activations, with biases; `prefix` names
+    its parameters (`layer{l}` or `layer{l}_reverse`)."""
     store, compute = rounding(arithmetic.storage), rounding(arithmetic.compute)
     if arithmetic.wide_elementwise:
         compute = rounding("float64")
@@ -120,7 +122,7 @@ def run(
     gates = {"lstm": "ifgo", "gru": "rzn", "rnn": "."}[cell]
 
     def p(kind: str, gate: str) -> Array:
-        return np.asarray(params[f"layer0.{kind}" + ("" if gate == "." else f"[{gate}]")])
+        return np.asarray(params[f"{prefix}.{kind}" + ("" if gate == "." else f"[{gate}]")])
 
     def sig(a: Array) -> Array:
         s = compute(1.0 / (1.0 + compute(np.exp(-a))))
@@ -180,6 +182,47 @@ def run(
             if c_n is not None:
                 c_n = c_n * (1 + mistake.noise * rng.uniform(-1, 1, c_n.shape))
         return y, h_n, c_n
+
+
+def run_stack(
+    cell: str,
+    layers: int,
+    bidirectional: bool,
+    params: Mapping[str, Array],
+    x: Array,
+    h0: Array,
+    c0: Array | None,
+    arithmetic: Arithmetic,
+    mistake: Mistake = CORRECT,
+) -> tuple[Array, Array, Array | None]:
+    """A stack of layers, each forward or bidirectional (concatenated), full lengths:
+    the reverse direction runs over the time-reversed sequence."""
+    store = rounding(arithmetic.storage)
+    h_n, c_n = np.zeros(h0.shape), None if c0 is None else np.zeros(c0.shape)
+    inputs = x
+    for layer in range(layers):
+        outputs = []
+        for d, direction in enumerate(("forward", "reverse")[: 1 + bidirectional]):
+            index = layer * (1 + bidirectional) + d
+            seq = inputs if direction == "forward" else inputs[::-1]
+            prefix = f"layer{layer}" + ("_reverse" if direction == "reverse" else "")
+            y, h, c = run(
+                cell,
+                params,
+                seq,
+                h0[index : index + 1],
+                None if c0 is None else c0[index : index + 1],
+                arithmetic,
+                mistake,
+                seed=index,
+                prefix=prefix,
+            )
+            outputs.append(y if direction == "forward" else y[::-1])
+            h_n[index] = h[0]
+            if c_n is not None and c is not None:
+                c_n[index] = c[0]
+        inputs = store(np.concatenate(outputs, axis=-1))
+    return inputs, h_n, c_n
 
 
 # Correct implementations per profile: each computes as the profile allows.
