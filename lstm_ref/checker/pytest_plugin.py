@@ -11,8 +11,9 @@ Installed with lstm_ref (entry point `pytest11`). Mark a test and take the
 
 A failing case fails its test with the checker's report (ACTUAL / DESIRED / bound,
 and the named mistakes that explain it, by the rule `check` uses:
-lstm_ref.checker.diagnose.diagnose); a case the layout or the implementation cannot
-express is skipped with the reason.
+lstm_ref.checker.diagnose.diagnose); so does a SUSPICIOUS case (beyond the realistic
+bound only) unless the marker says `allow_suspicious=True`. A case the layout or the
+implementation cannot express is skipped with the reason.
 """
 
 from __future__ import annotations
