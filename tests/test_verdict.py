@@ -209,3 +209,20 @@ def test_undecided_stored_values_are_judged_against_their_enclosure():
         name, np.full(value.shape, 0.5), value, slack + np.spacing(np.abs(value)), "float64"
     )
     assert wrong.verdict == "fail"
+
+
+def test_huge_outputs_fail_instead_of_exhausting_the_exact_evaluator(tmp_path):
+    """An implementation's y is replayed step by step only while it is of the exact
+    outputs' scale: a y of 1e20 (sigmoid(-1e20) would need 1e20 bits) is judged
+    free-running and fails, with no OverflowError or MemoryError."""
+    kernels = _module(tmp_path)
+
+    def huge(x, params, h0, c0, seq_lens=None, config=None):
+        out = list(kernels.exact_tanh(x, params, h0, c0, seq_lens, config))
+        out[0] = np.array(out[0], dtype=np.float64)
+        out[0][0, 0, :] = 1e20
+        return tuple(out)
+
+    report = check(huge, cell="gru", layout="canonical", dtype="float32", suite="smoke")
+    assert report.verdict == "FAILED"
+    assert all(o.local is False for c in report.cases for o in c.outputs if c.status == "fail")

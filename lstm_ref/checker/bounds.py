@@ -188,9 +188,8 @@ def _propagate(
             y_in = np.asarray(forced_y, dtype=float)
             layer = _output_layer(out, rules, params, y_in, np.zeros(y_in.shape))
         y_out = outputs["y_out"]
-        bound = rules.stored(y_out.reshape(-1, y_out.shape[-1]), layer.errors["y_out"]).reshape(
-            y_out.shape
-        )
+        bound = rules.stored(y_out.reshape(-1, y_out.shape[-1]), layer.errors["y_out"])
+        bound = bound.reshape(y_out.shape).copy()  # not a view of the tape's errors
         schedule.zero_padding(bound, 0.0)
         propagated["y_out"] = bound
     return errors, layer, propagated

@@ -43,8 +43,8 @@ class _GradientBounds:
     def carried(self, run: Run, adjoint: Bound) -> Bound:
         return self.rules.carried(adjoint)
 
-    def joined(self, adj: Bound) -> Bound:
-        return self.rules.joined(adj)
+    def joined(self, adj: Bound, terms: int) -> Bound:
+        return self.rules.joined(adj, terms)
 
     def split(self, layer: int, program: Program, adj: Bound) -> list[Bound]:
         shape = adj.shape

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.codegen.cfunctions import expm1
 from sympy.logic.boolalg import Boolean
 
 from lstm_ref.checker.profiles import Profile
@@ -56,7 +57,7 @@ from lstm_ref.equations.activations import sigmoid, softplus
 from lstm_ref.equations.program import Program
 
 SAFETY = 2.0
-ACTIVATIONS = (sigmoid, softplus, sp.tanh, sp.exp)
+ACTIVATIONS = (sigmoid, softplus, sp.tanh, sp.exp, expm1)
 NUMPY_FUNCTIONS = {
     "sigmoid": lambda x: 0.5 * (1.0 + np.tanh(0.5 * x)),
     "softplus": lambda x: np.logaddexp(0.0, x),
@@ -272,9 +273,11 @@ class Rules:
         """An adjoint carried between steps in the storage format."""
         return Bound(adjoint.magnitude, self.stored_adjoint(adjoint))
 
-    def joined(self, adjoint: Bound) -> Bound:
-        """The sum of both directions' adjoints of a layer input: one more rounding."""
-        return Bound(adjoint.magnitude, adjoint.error + gamma(1, self.u_c) * adjoint.magnitude)
+    def joined(self, adjoint: Bound, terms: int) -> Bound:
+        """An adjoint summed from `terms` adjoints (both directions' of a layer input,
+        the next step's and the loss's of an output, carried outputs'): its rounding."""
+        growth = gamma(terms - 1, self.u_c)
+        return Bound(adjoint.magnitude, adjoint.error + growth * adjoint.magnitude)
 
     def stored_adjoint(self, adjoint: Bound) -> np.ndarray:
         a, e = adjoint.magnitude, adjoint.error

@@ -204,9 +204,11 @@ def ulps(error: np.ndarray, desired: np.ndarray, dtype: str) -> np.ndarray:
 
 
 def _margins(error: np.ndarray, bound: np.ndarray) -> np.ndarray:
-    # a large error over a subnormal bound overflows to an infinite margin: a failure
+    # a large error over a subnormal bound overflows to an infinite margin: a failure;
+    # so is anything undefined (an infinite error over an infinite or NaN bound)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return np.where(bound > 0, error / bound, np.where(error > 0, np.inf, 0.0))
+        margins = np.where(bound > 0, error / bound, np.where(error > 0, np.inf, 0.0))
+    return np.where(np.isnan(margins), np.inf, margins)
 
 
 def compare(

@@ -33,6 +33,9 @@ from lstm_ref.spec import Spec
 PASS, SUSPICIOUS, FAIL = "pass", "suspicious", "fail"
 VERDICTS = (PASS, SUSPICIOUS, FAIL)  # in increasing severity
 PROBABILITY = tail_probability(REALISTIC_SIGMAS)
+# An implementation's y is fed back step by step only while it is at most this many
+# times the scale of the exact outputs (1 + max |y|): far beyond any rounding error.
+REPLAY_LIMIT = 2.0**16
 
 
 @dataclass(frozen=True)
@@ -60,12 +63,7 @@ def references(
     free = free or trajectory(spec, params, inputs, profile)
     local = None
     y = actual.get("y")
-    if (
-        Schedule(spec, inputs.seq_lens).visible()
-        and y is not None
-        and y.shape == free.outputs["y"].shape
-        and bool(np.all(np.isfinite(y)))
-    ):
+    if Schedule(spec, inputs.seq_lens).visible() and y is not None and _replayable(y, free):
         local = trajectory(spec, params, inputs, profile, forced_y=y)
     out = {}
     for name in actual:
@@ -76,7 +74,20 @@ def references(
     return out
 
 
+def _replayable(y: np.ndarray, free: Trajectory) -> bool:
+    """Whether the implementation's y can be fed back to the exact evaluator: the right
+    shape, finite, and no larger than REPLAY_LIMIT times the exact outputs' scale. A
+    larger y is wrong anyway (judged free-running, it fails), and exact activations of
+    huge arguments would cost memory without bound (sigmoid(-1e20) has 1e20 bits)."""
+    exact = free.outputs["y"]
+    if y.shape != exact.shape or not bool(np.all(np.isfinite(y))):
+        return False
+    scale = 1.0 + float(np.max(np.abs(exact), initial=0.0))
+    return float(np.max(np.abs(y), initial=0.0)) <= REPLAY_LIMIT * scale
+
+
 def classify(error: np.ndarray, reference: Reference) -> np.ndarray:
-    """Each element's verdict index into VERDICTS (NaN errors fail)."""
-    error = np.where(np.isnan(error), np.inf, error)
-    return np.where(error > reference.bound, 2, np.where(error > reference.realistic, 1, 0))
+    """Each element's verdict index into VERDICTS (a NaN error or bound fails)."""
+    error = np.where(np.isnan(error) | np.isnan(reference.bound), np.inf, error)
+    realistic = np.where(np.isnan(reference.realistic), -np.inf, reference.realistic)
+    return np.where(error > reference.bound, 2, np.where(error > realistic, 1, 0))

@@ -133,7 +133,7 @@ class _ExactBackward:
     def carried(self, run: Run, adjoint: np.ndarray) -> np.ndarray:
         return adjoint
 
-    def joined(self, adj: np.ndarray) -> np.ndarray:
+    def joined(self, adj: np.ndarray, terms: int) -> np.ndarray:
         return adj
 
     def split(self, layer: int, program: Program, adj: np.ndarray) -> list[np.ndarray]:

@@ -127,13 +127,18 @@ class Schedule:
                 if n:
                     y[n:, b] = y[n - 1, b]
 
-    def pad_adjoint(self, run: Run, adj: Array) -> None:
+    def pad_adjoint(
+        self, run: Run, adj: Array, joined: Callable[[Array, int], Array] | None = None
+    ) -> None:
         """The adjoint of :meth:`pad_outputs`, in place: carried outputs send their
-        adjoints back to the last valid step."""
+        adjoints back to the last valid step; `joined(total, terms)` takes the sum of
+        `terms` adjoints (the bounds add its rounding)."""
         if self.carries(run):
+            steps = adj.shape[0]
             for b, n in enumerate(self.lens):
-                if n:
-                    adj[n - 1, b] += adj[n:, b].sum(axis=0)
+                if n and n < steps:
+                    total = adj[n - 1, b] + adj[n:, b].sum(axis=0)
+                    adj[n - 1, b] = total if joined is None else joined(total, steps - n + 1)
 
     def zero_padding(self, array: Array, zero: Any) -> None:
         """Set the output layer's values (or adjoints) at padded steps to `zero`, in place,
@@ -165,7 +170,7 @@ class Schedule:
         """The adjoint of :meth:`merge`: one adjoint per run (copies), from the layer
         output's; `pointwise(program, adj)` differentiates a merge program."""
         if self.spec.num_directions == 1:
-            return [adj]
+            return [adj.copy()]
         if self.spec.merge == "concat":
             size = self.spec.h_out
             return [adj[..., :size].copy(), adj[..., size:].copy()]
@@ -315,9 +320,10 @@ class BackwardRule(Protocol):
     def split(self, layer: int, program: Program, adj: Array) -> list[Array]:
         """A merge program's adjoints of both directions' outputs."""
 
-    def joined(self, adj: Array) -> Array:
-        """A layer input's adjoint, the sum of both directions' (the bounds add the
-        rounding of that sum)."""
+    def joined(self, adj: Array, terms: int) -> Array:
+        """An adjoint that is the sum of `terms` adjoints (both directions' of a layer
+        input, the next step's and the loss's of an output): the bounds add the rounding
+        of that sum."""
 
 
 def backward_pass(
@@ -336,11 +342,11 @@ def backward_pass(
         parts = schedule.split(adj_top, partial(rule.split, layer))
         adj_input = rule.zeros(tuple(input_shapes[layer]))
         for run, adj_out in zip(schedule.runs(layer), parts, strict=True):
-            schedule.pad_adjoint(run, adj_out)
+            schedule.pad_adjoint(run, adj_out, rule.joined)
             adj_input += _run_backward(
                 schedule, rule, run, adj_out, adj_h, adj_c, tuple(input_shapes[layer])
             )
-        adj_top = adj_input if len(parts) == 1 else rule.joined(adj_input)
+        adj_top = adj_input if len(parts) == 1 else rule.joined(adj_input, len(parts))
     return adj_top
 
 
@@ -362,7 +368,7 @@ def _run_backward(
     adj_x = rule.zeros(input_shape)
     for step in schedule.steps_backward(run):
         seeds = {new: states[previous][step.rows] for previous, new in program.states}
-        seeds[program.output] = seeds[program.output] + adj_y[step.at]
+        seeds[program.output] = rule.joined(seeds[program.output] + adj_y[step.at], 2)
         adj = rule.step(run, step, seeds)
         for previous, _ in program.states:
             states[previous][step.rows] = rule.carried(run, adj[previous])
