@@ -34,14 +34,14 @@ from pathlib import Path
 
 import numpy as np
 
+from lstm_ref import Spec, random_inputs, random_params
+from lstm_ref.checker.bounds import trajectory
+from lstm_ref.checker.profiles import PROFILES
+from lstm_ref.checker.verdict import classify, references
+
+# benchmarks/ is a folder of scripts, not a package: the zoo beside this file
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from zoo import CORRECT, ZOO, Arithmetic, Mistake, run_stack  # noqa: E402
-
-from lstm_ref import Spec, random_inputs, random_params  # noqa: E402
-from lstm_ref.checker.bounds import trajectory  # noqa: E402
-from lstm_ref.checker.profiles import PROFILES  # noqa: E402
-from lstm_ref.checker.verdict import classify, references  # noqa: E402
 
 ASSERT_CLOSE = {
     "float64": (1e-7, 1e-7),
@@ -123,10 +123,10 @@ class Bench:
         if self.profile.name not in TORCH_CPU_PROFILES:
             return None
         try:
-            import torch  # noqa: PLC0415
+            import torch
         except ImportError:
             return None
-        from lstm_ref.layouts.torch import to_torch  # noqa: PLC0415
+        from lstm_ref.layouts.torch import to_torch
 
         kind = {
             "float64": torch.float64,

@@ -21,7 +21,7 @@ Round = Callable[[Array], Array]
 
 
 def _bfloat16() -> type:
-    import ml_dtypes  # noqa: PLC0415  (only the bfloat16 members need it)
+    import ml_dtypes  # here: only the bfloat16 members need it
 
     kind: type = ml_dtypes.bfloat16
     return kind

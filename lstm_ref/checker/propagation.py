@@ -28,9 +28,10 @@ and a bound E(v) of its error:
   change of P over the corners of those bounds,
                       A += |dt| |P|,    E += E(dt) (|P| + dP) + |dt| dP
                                              + (ops(P) + 1) u_c |dt| (|P| + dP);
-- the sum of k terms adds gamma_k(u_c) A (the sum of a layer input's adjoints over
-  both directions too); an adjoint carried between steps in a coarser storage format
-  adds u_s A + tiny_s;
+- the sum of k terms adds gamma_{k-1}(u_c) A, and so do the sums the walk forms between
+  steps (a layer input's adjoints over both directions, an output's from the next step
+  and the loss, carried outputs'); an adjoint carried between steps in a coarser
+  storage format adds u_s A + tiny_s;
 - a parameter's gradient sums dt v^T (or dt P, or dt) over every valid step and row,
   with the forward error of v and gamma_n(u_acc) over that many terms.
 

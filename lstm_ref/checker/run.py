@@ -234,7 +234,7 @@ def _judge_gradients(
                 (f"`{name}` must have shape {desired[name].shape}; got {array.shape}"),
             )
             return
-        value, slack = stored_value(case, name)
+        value, slack = stored_value(case, name, desired[name])
         bound = bounds[name] + np.spacing(np.abs(value)) + slack
         report.outputs.append(compare(name, array, value, bound, dtype))
     report.status = _worst(report.outputs)
@@ -247,7 +247,8 @@ def judge(
     where y shows every state, step by step from the implementation's own states
     (:mod:`lstm_ref.checker.verdict`)."""
     reference = trajectory(case.spec, case.params, case.inputs, prof)
-    desired = {name: stored_value(case, name)[0] for name in actual}
+    rounded = case.expected("float64")
+    desired = {name: stored_value(case, name, rounded[name])[0] for name in actual}
     judged = references(case.spec, case.params, case.inputs, prof, actual, reference)
     outputs = [
         compare(
@@ -265,13 +266,12 @@ def judge(
     return CaseReport(case.id, _worst(outputs), "", outputs), actual, reference
 
 
-def stored_value(case: GoldenCase, name: str) -> tuple[np.ndarray, np.ndarray]:
+def stored_value(case: GoldenCase, name: str, rounded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A stored value of the case in float64, and how far the true value may lie from it
-    beyond float64's own rounding: the correctly rounded value where the file decides it,
-    else (a rounding the enclosure does not decide, stored as null) the enclosure's
-    midpoint, off by at most its radius. Never NaN: an undecided value is judged, not
-    skipped."""
-    rounded = case.expected("float64")[name]
+    beyond float64's own rounding: `rounded` (its float64 rounding from the file) where
+    the file decides it, else (a rounding the enclosure does not decide, stored as null)
+    the enclosure's midpoint, off by at most its radius. Never NaN: an undecided value is
+    judged, not skipped."""
     undecided = np.isnan(rounded)
     if not undecided.any():
         return rounded, np.zeros(rounded.shape)

@@ -148,21 +148,17 @@ class Schedule:
                 array[n:, b] = zero
 
     def merge(
-        self,
-        outputs: list[Array],
-        pointwise: Callable[[Program, Array, Array], Array],
-        join: Callable[[list[Array], int], Array] | None = None,
+        self, outputs: list[Array], pointwise: Callable[[Program, Array, Array], Array]
     ) -> Array:
         """One layer's output from its runs' outputs (T, B, H_out): the single direction's,
-        or the merge of both; `pointwise(program, fwd, bwd)` applies a merge program.
-        `join(arrays, axis)` concatenates (default numpy's)."""
+        or the merge of both; `pointwise(program, fwd, bwd)` applies a merge program."""
         if len(outputs) == 1:
             return outputs[0]
         fwd, bwd = outputs
         if self.spec.merge == "concat":
-            return (join or np.concatenate)([fwd, bwd], -1)
+            return np.concatenate([fwd, bwd], axis=-1)
         if self.spec.merge == "none":
-            return np.stack([fwd, bwd], axis=2) if join is None else join([fwd, bwd], 2)
+            return np.stack([fwd, bwd], axis=2)
         program = self.merge_program()
         return pointwise(program, fwd, bwd)
 
